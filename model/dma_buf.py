@@ -1,0 +1,104 @@
+"""drivers/dma-buf/dma-buf.c as seen by a dynamic, revocable importer; fd close.
+
+An importer (iommufd, an RDMA ODP MR, io_uring) does: dma_buf_get(fd);
+dma_buf_dynamic_attach (vfio's .attach checks revocable and revoked without
+resv); list the attachment under resv; dma_buf_map_attachment under resv (vfio
+refuses with -ENODEV if revoked, else kref_get); optionally queue DMA as a resv
+fence and signal it later; dma_buf_unmap_attachment under resv (kref_put);
+dma_buf_detach and dma_buf_put.  Its invalidate_mappings callback only marks
+the mapping as to be dropped (``notified``): the unmap is a later step.
+"""
+from __future__ import annotations
+
+from .expr import INT, TRUE, and_, ite
+from .lang import Branch, DONE, Event, NEXT, Step, step
+from .locks import NONE, resv_free
+from .protocol import procedure
+from .vfio_pci_dmabuf import fput, use
+
+SRC = "drivers/dma-buf/dma-buf.c"
+VFIO = "drivers/vfio/pci/vfio_pci_dmabuf.c"
+
+
+def creator_done(t, b):
+    """The VFIO_DEVICE_FEATURE_DMA_BUF call for ``b`` has returned (or never ran)."""
+    return and_(*[t.v.pcs[a.name] == "done" for a in t.cfg.actors
+                  if a.kind == "feature_dma_buf" and a.target == b])
+
+
+@procedure("importer", f"{SRC}:dma_buf_dynamic_attach")
+def importer(t, imp: int):
+    v, cfg = t.v, t.cfg
+    m = cfg.importers[imp]
+    b = m.buf
+    put, put_ev = fput(v, b)
+    rounds = t.local("round", INT(0, m.maps - 1)) if m.maps > 1 else None
+    attach = []
+    if not m.revocable:
+        attach.append(Branch(TRUE, put, goto=DONE, events=(put_ev,),
+                             note="-EOPNOTSUPP: not dma_buf_attach_revocable(); dma_buf_put"))
+    else:
+        attach += [
+            Branch(v.revoked[b], put, goto=DONE, events=(put_ev, use(b)),
+                   note="-ENODEV: priv->revoked (read without resv); dma_buf_put"),
+            Branch(~v.revoked[b], events=(use(b),)),
+        ]
+    again = ([Branch(rounds < m.maps - 1, {rounds: rounds + 1}, goto="dma_buf_map_attachment",
+                     choice="map again"),
+              Branch(rounds == m.maps - 1, goto=NEXT, choice="detach")] if rounds is not None else None)
+    unmap_do = {v.mapped[imp]: 0, v.notified[imp]: 0, v.kref[b]: v.kref[b] - 1,
+                v.comp[b]: ite(v.kref[b] == 1, 1, v.comp[b])}
+    unmap_ev = (Event("kref_put", (b,)), use(b))
+    out = [
+        Step("dma_buf_get", [
+            Branch(v.has_fd[b], {v.f_count[b]: v.f_count[b] + 1}, events=(use(b),)),
+            Branch(and_(~v.has_fd[b], creator_done(t, b)), goto=DONE,
+                   note="no fd to import: -EBADF"),
+        ], "Userspace hands the dma-buf fd to the importer, which takes a file reference.",
+            source=f"{SRC}:dma_buf_get"),
+        Step("vfio_pci_dma_buf_attach", attach,
+             "vfio's .attach refuses non-revocable importers and revoked bufs (unlocked read).",
+             source=f"{VFIO}:vfio_pci_dma_buf_attach"),
+        step("list_add_attachment", "Under resv, add the attachment to dmabuf->attachments.",
+             when=resv_free(v, b), do={v.attached[imp]: 1}, events=(use(b),)),
+        Step("dma_buf_map_attachment", [
+            Branch(and_(resv_free(v, b), v.revoked[b]), goto="dma_buf_detach", events=(use(b),),
+                   note="-ENODEV: revoked"),
+            Branch(and_(resv_free(v, b), ~v.revoked[b]),
+                   {v.mapped[imp]: 1, v.kref[b]: v.kref[b] + 1},
+                   events=(Event("map", (b,)), Event("kref_get", (b,)), use(b))),
+        ], "Under resv, vfio_pci_dma_buf_map re-checks revoked, builds the sg_table and kref_gets.",
+            source=f"{VFIO}:vfio_pci_dma_buf_map"),
+    ]
+    if m.fences:
+        out += [
+            Step("dma_resv_add_fence", [
+                Branch(and_(resv_free(v, b), ~v.notified[imp]), {v.fence[imp]: 1},
+                       choice="queue DMA", events=(use(b),)),
+                Branch(TRUE, goto="dma_buf_unmap_attachment", choice="no DMA"),
+            ], "Queue peer-to-peer DMA to the BAR and publish its fence in resv (BOOKKEEP).",
+                source="drivers/dma-buf/dma-resv.c:dma_resv_add_fence"),
+            step("dma_fence_signal", "The DMA completes and its fence signals.",
+                 do={v.fence[imp]: 0}, source="drivers/dma-buf/dma-fence.c:dma_fence_signal"),
+        ]
+    out.append(step("dma_buf_unmap_attachment",
+                    "Under resv, unmap (after invalidate_mappings or by choice): free the sg_table, kref_put.",
+                    when=and_(resv_free(v, b), ~v.fence[imp]), do=unmap_do, events=unmap_ev,
+                    source=f"{VFIO}:vfio_pci_dma_buf_unmap"))
+    if again:
+        out.append(Step("next_round", again, "The importer maps again or is done with the buf.",
+                        source=f"{SRC}:dma_buf_map_attachment"))
+    out.append(step("dma_buf_detach", "Under resv, remove the attachment; then dma_buf_put.",
+                    when=resv_free(v, b), do={v.attached[imp]: 0, **put},
+                    events=(put_ev, use(b)), goto=DONE, source=f"{SRC}:dma_buf_detach"))
+    return out
+
+
+@procedure("close_fd", "fs/file.c:close_fd")
+def close_fd(t, buf: int):
+    v = t.v
+    put, ev = fput(v, buf)
+    return [Step("close_fd", [
+        Branch(v.has_fd[buf], {v.has_fd[buf]: 0, **put}, goto=DONE, events=(ev, use(buf))),
+        Branch(and_(~v.has_fd[buf], creator_done(t, buf)), goto=DONE, note="no fd was installed"),
+    ], "Userspace closes the dma-buf fd: the fd table's reference is fput.")]

@@ -1,0 +1,155 @@
+"""drivers/vfio/pci/vfio_pci_core.c: reset ioctl, dev_set hot reset, close_device.
+
+vfio_pci_dev_set_hot_reset(), as modelled (cursor ``vdev`` may be the list head):
+
+  mutex_lock(&dev_set->lock); pm_runtime_resume_and_get every device
+  list_for_each_entry(vdev, &dev_set->device_list):
+      not owned by the caller          -> ret = -EINVAL; break
+      !down_write_trylock(memory_lock) -> ret = -EBUSY;  break
+      vfio_pci_dma_buf_move(vdev, true); vfio_pci_zap_bars(vdev)
+  if (ret) { vdev = list_prev_entry(vdev); goto err_undo; }
+  set D0 everywhere; ret = pci_reset_bus(pdev)
+  vdev = list_last_entry(&dev_set->device_list)
+err_undo:
+  list_for_each_entry_from_reverse(vdev, ...):
+      if (vdev->vdev.open_count && __vfio_pci_memory_enabled(vdev))
+          vfio_pci_dma_buf_move(vdev, false)
+      up_write(&vdev->memory_lock)
+  pm_runtime_put every device; mutex_unlock(&dev_set->lock)
+"""
+from __future__ import annotations
+
+from .expr import ENUM, TRUE, and_, ite
+from .lang import Branch, Call, DONE, Event, NEXT, RETURN, Step, step
+from .locks import (down_write, mutex_free, mutex_lock, mutex_unlock,
+                    rwsem_write_free, up_write)
+from .protocol import procedure
+
+SRC = "drivers/vfio/pci/vfio_pci_core.c"
+
+
+def reset_function(t, vdev: int, who: str):
+    """zap_and_down_write; move(true); pci_try_reset_function; if enabled move(false); up_write.
+
+    Shared shape of VFIO_DEVICE_RESET and the config-space FLR (``who`` says which).
+    """
+    v, cfg = t.v, t.cfg
+    E = v.memory_enabled(vdev)
+    unlock, ev = up_write(t, vdev)
+    outcomes = [("reset ok", True)] + ([("reset fails", False)] if cfg.may("reset_fails") else [])
+    branches = []
+    for choice, ok in outcomes:
+        evs = ((Event("hw_reset", (vdev,)),) if ok else ()) + (Event("mem_enabled_eval", (vdev,)),)
+        c = choice if len(outcomes) > 1 else None
+        branches += [
+            Branch(E, goto=NEXT, choice=c, events=evs, note="memory enabled: un-revoke"),
+            Branch(~E, goto="up_write", choice=c, events=evs, note="memory disabled"),
+        ]
+    return [
+        step("zap_and_down_write",
+             f"{who}: take memory_lock for write and zap the BAR mmaps.",
+             when=rwsem_write_free(v, vdev), do=down_write(t, vdev)),
+        Call("revoke", "vfio_pci_dma_buf_move", {"vdev": vdev, "revoked": True}),
+        Step("pci_try_reset_function", branches,
+             "Reset the function (may fail, e.g. -EAGAIN), then test __vfio_pci_memory_enabled."),
+        Call("unrevoke", "vfio_pci_dma_buf_move", {"vdev": vdev, "revoked": False}),
+        step("up_write", "Release memory_lock.", do=unlock,
+             events=(ev, Event("revoke_window_end", (vdev,))), goto=RETURN),
+    ]
+
+
+@procedure("vfio_pci_ioctl_reset", f"{SRC}:vfio_pci_ioctl_reset")
+def vfio_pci_ioctl_reset(t, vdev: int):
+    return reset_function(t, vdev, "VFIO_DEVICE_RESET")
+
+
+@procedure("vfio_pci_dev_set_hot_reset", f"{SRC}:vfio_pci_dev_set_hot_reset")
+def vfio_pci_dev_set_hot_reset(t):
+    v, cfg = t.v, t.cfg
+    n = len(cfg.devices)
+    cur = t.local("vdev", ENUM("head", *[d.name for d in cfg.devices]), "head")
+    take = mutex_lock(t, v.dev_set_lock)
+    unlock, uev = mutex_unlock(t, v.dev_set_lock)
+
+    lock_loop = [Branch(cur == 0, goto="pci_reset_bus", note="end of device_list")]
+    for k, dev in enumerate(cfg.devices):
+        at = cur == k + 1
+        may_fail = cfg.may("ownership_fails", k)
+        if may_fail:
+            lock_loop.append(Branch(at, {cur: k}, goto="err_undo", choice="not owned",
+                                    events=(Event("hot_reset_break", (k,)),),
+                                    note=f"{dev.name} not owned by the caller: -EINVAL, break"))
+        owned = "owned" if may_fail else None
+        lock_loop += [
+            Branch(and_(at, ~rwsem_write_free(v, k)), {cur: k}, goto="err_undo", choice=owned,
+                   events=(Event("trylock_fail", (k,)), Event("hot_reset_break", (k,))),
+                   note=f"down_write_trylock({dev.name}) failed: -EBUSY, break"),
+            Branch(and_(at, rwsem_write_free(v, k)), down_write(t, k), choice=owned,
+                   note=f"down_write_trylock({dev.name}) succeeded"),
+        ]
+
+    resets = [("reset ok", True)] + ([("reset fails", False)] if cfg.may("reset_fails") else [])
+    reset_bus = [Branch(TRUE, {cur: n}, goto="err_undo", choice=c if len(resets) > 1 else None,
+                        events=tuple(Event("hw_reset", (k,)) for k in range(n)) if ok else (),
+                        note="" if ok else "pci_reset_bus failed; undo anyway")
+                 for c, ok in resets]
+
+    undo = [Branch(cur == 0, goto="mutex_unlock", note="reached the list head")]
+    for k, dev in enumerate(cfg.devices):
+        at = cur == k + 1
+        visit = Event("err_undo_visit", (k,))
+        ev = (visit, Event("mem_enabled_eval", (k,)))
+        undo += [
+            Branch(and_(at, ~v.open[k]), goto="up_write", events=(visit,),
+                   note=f"{dev.name} not open"),
+            Branch(and_(at, v.open[k], v.memory_enabled(k)), goto=NEXT, events=ev,
+                   note=f"{dev.name} open, memory enabled: un-revoke"),
+            Branch(and_(at, v.open[k], ~v.memory_enabled(k)), goto="up_write", events=ev,
+                   note=f"{dev.name} memory disabled"),
+        ]
+
+    release = []
+    for k, dev in enumerate(cfg.devices):
+        up, ev = up_write(t, k)
+        release.append(Branch(cur == k + 1, {**up, cur: k}, goto="err_undo",
+                              events=(ev, Event("revoke_window_end", (k,)))))
+
+    return [
+        step("mutex_lock",
+             "Take dev_set->lock, runtime-resume every device and point vdev at the first entry.",
+             when=mutex_free(v.dev_set_lock), do={**take, cur: 1}),
+        Step("down_write_trylock", lock_loop,
+             "Check the device is owned by the caller, then down_write_trylock its memory_lock; break on failure."),
+        Call("revoke", "vfio_pci_dma_buf_move", {"vdev": cur - 1, "revoked": True}),
+        step("vfio_pci_zap_bars", "Zap the device's BAR mmaps and advance vdev to the next entry (or the head).",
+             do={cur: ite(cur == n, 0, cur + 1)}, goto="down_write_trylock"),
+        Step("pci_reset_bus", reset_bus,
+             "Set every device to D0 and reset the bus; then vdev = list_last_entry()."),
+        Step("err_undo", undo,
+             "Walk back from vdev: if the device is open and memory is enabled, un-revoke its bufs."),
+        Call("unrevoke", "vfio_pci_dma_buf_move", {"vdev": cur - 1, "revoked": False}),
+        Step("up_write", release, "up_write(&vdev->memory_lock) and step to the previous entry."),
+        step("mutex_unlock", "Drop the runtime PM references and release dev_set->lock.",
+             do=unlock, events=(uev,), goto=RETURN),
+    ]
+
+
+@procedure("vfio_pci_core_close_device", f"{SRC}:vfio_pci_core_close_device")
+def vfio_pci_core_close_device(t, vdev: int):
+    v, cfg = t.v, t.cfg
+    fd_users_done = and_(*[v.pcs[a.name] == "done" for a in cfg.fd_users(vdev)])
+    unlock, uev = mutex_unlock(t, v.dev_set_lock)
+    return [
+        step("mutex_lock",
+             "The last device-fd reference is gone: take dev_set->lock for the last close.",
+             when=and_(fd_users_done, mutex_free(v.dev_set_lock)), do=mutex_lock(t, v.dev_set_lock),
+             source="drivers/vfio/vfio_main.c:vfio_df_close"),
+        Call("cleanup", "vfio_pci_dma_buf_cleanup", {"vdev": vdev}),
+        step("vfio_pci_core_disable",
+             "Disable the device: free vconfig, COMMAND = INTX_DISABLE (decode off), function reset.",
+             do={v.vconfig[vdev]: 0, v.vmem[vdev]: 0},
+             events=(Event("hw_reset", (vdev,)),), source=f"{SRC}:vfio_pci_core_disable"),
+        step("mutex_unlock", "open_count-- and release dev_set->lock.",
+             do={**unlock, v.open[vdev]: 0}, events=(uev,), goto=RETURN,
+             source="drivers/vfio/vfio_main.c:vfio_df_close"),
+    ]

@@ -1,0 +1,175 @@
+"""drivers/vfio/pci/vfio_pci_dmabuf.c: export, move (revoke/un-revoke), cleanup, release.
+
+vfio_pci_dma_buf_move(vdev, revoked), with memory_lock held for write, walks
+vdev->dmabufs; per buf: get_file_active() (skip if the release is pending),
+skip if already in the target state, then
+
+  revoke:    dma_resv_lock; revoked = true; dma_buf_invalidate_mappings;
+             dma_resv_wait_timeout(BOOKKEEP); dma_resv_unlock;
+             kref_put(registered ref); wait_for_completion (every importer
+             unmapped); kref_init; reinit_completion
+  un-revoke: dma_resv_lock; dma_buf_invalidate_mappings (still revoked);
+             dma_resv_wait_timeout; dma_resv_unlock;
+             dma_resv_lock; revoked = false; dma_resv_unlock
+  fput.
+"""
+from __future__ import annotations
+
+from .expr import TRUE, and_, ite, or_, const
+from .lang import Branch, Call, Event, NEXT, RETURN, DONE, Step, step
+from .locks import (NONE, down_write, mutex_free, resv_free, rwsem_write_free,
+                    up_write)
+from .protocol import procedure
+
+SRC = "drivers/vfio/pci/vfio_pci_dmabuf.c"
+
+
+def use(b):
+    return Event("use", (b,))
+
+
+def fput(v, b) -> tuple[dict, Event]:
+    """``fput(dmabuf->file)``: the last one queues dma_buf_release (deferred)."""
+    return {v.f_count[b]: v.f_count[b] - 1}, Event("fput", (b,))
+
+
+def invalidate(v, b) -> dict:
+    """``dma_buf_invalidate_mappings``: each importer with a mapping is told to stop."""
+    return {v.notified[i]: or_(v.notified[i], v.mapped[i]) for i in v.cfg.importers_of(b)}
+
+
+def no_fences(v, b):
+    return and_(*[~v.fence[i] for i in v.cfg.importers_of(b)])
+
+
+@procedure("vfio_pci_dma_buf_move", f"{SRC}:vfio_pci_dma_buf_move")
+def vfio_pci_dma_buf_move(t, vdev, revoked: bool):
+    v, cfg = t.v, t.cfg
+    static = isinstance(vdev, int)
+    bufs = cfg.bufs_of(vdev) if static else range(len(cfg.bufs))
+    out = []
+    firsts = [f"get_file_active({cfg.bufs[b].name})" for b in bufs] + [None]
+    for n, b in enumerate(bufs):
+        bn = cfg.bufs[b].name
+        nxt = firsts[n + 1] or RETURN
+        on_list = and_(TRUE if static else const(cfg.bufs[b].dev) == vdev,
+                       v.phase[b] == "listed")
+        live = and_(on_list, v.f_count[b] > 0)
+        out.append(Step(f"get_file_active({bn})", [
+            Branch(~on_list, goto=nxt, note="not on vdev->dmabufs"),
+            Branch(and_(on_list, v.f_count[b] == 0), goto=nxt,
+                   note="get_file_active() failed: release pending"),
+            Branch(and_(live, v.revoked[b] == int(revoked)), goto=nxt,
+                   note="already revoked" if revoked else "not revoked"),
+            Branch(and_(live, v.revoked[b] != int(revoked)),
+                   {v.f_count[b]: v.f_count[b] + 1}, events=(use(b),)),
+        ], "Take a file reference on the next buf of vdev->dmabufs unless its release is pending."))
+        if revoked:
+            out += [
+                step(f"dma_resv_lock({bn})",
+                     "Under the reservation lock set priv->revoked and call every importer's invalidate_mappings.",
+                     when=resv_free(v, b),
+                     do={v.resv[b]: t.me, v.revoked[b]: 1, **invalidate(v, b)},
+                     events=(use(b),)),
+                step(f"dma_resv_wait_timeout({bn})",
+                     "Wait for every BOOKKEEP fence in resv, unlock resv, then kref_put the registered reference.",
+                     when=no_fences(v, b),
+                     do={v.resv[b]: NONE, v.kref[b]: v.kref[b] - 1,
+                         v.comp[b]: ite(v.kref[b] == 1, 1, v.comp[b])},
+                     events=(Event("unlock", (v.resv[b], t.me)), Event("kref_put", (b,)), use(b))),
+                step(f"wait_for_completion({bn})",
+                     "Wait until every importer has unmapped (kref hit 0), re-arm kref and the completion, fput.",
+                     when=v.comp[b],
+                     do={v.kref[b]: 1, v.comp[b]: 0, **fput(v, b)[0]},
+                     events=(Event("revoke_returned", (b,)), fput(v, b)[1], use(b)),
+                     goto=nxt),
+            ]
+        else:
+            out += [
+                step(f"dma_buf_invalidate_mappings({bn})",
+                     "Under resv, tell importers to re-validate while priv->revoked is still true.",
+                     when=resv_free(v, b),
+                     do={v.resv[b]: t.me, **invalidate(v, b)}, events=(use(b),)),
+                step(f"dma_resv_wait_timeout({bn})",
+                     "Wait for every BOOKKEEP fence in resv, then unlock resv.",
+                     when=no_fences(v, b),
+                     do={v.resv[b]: NONE},
+                     events=(Event("unlock", (v.resv[b], t.me)), use(b))),
+                step(f"clear_revoked({bn})",
+                     "Take resv again, clear priv->revoked, unlock resv and fput.",
+                     when=resv_free(v, b),
+                     do={v.revoked[b]: 0, **fput(v, b)[0]},
+                     events=(fput(v, b)[1], use(b)), goto=nxt),
+            ]
+    return out or [step("empty", "vdev->dmabufs is empty for this device.", goto=RETURN)]
+
+
+@procedure("vfio_pci_dma_buf_cleanup", f"{SRC}:vfio_pci_dma_buf_cleanup")
+def vfio_pci_dma_buf_cleanup(t, vdev: int):
+    v, cfg = t.v, t.cfg
+    unlock, ev = up_write(t, vdev)
+    out = [
+        step("down_write", "Take memory_lock for write.",
+             when=rwsem_write_free(v, vdev), do=down_write(t, vdev)),
+        Call("revoke", "vfio_pci_dma_buf_move", {"vdev": vdev, "revoked": True}),
+    ]
+    for b in cfg.bufs_of(vdev):
+        bn = cfg.bufs[b].name
+        out.append(Step(f"list_del_init({bn})", [
+            Branch(v.live(b),
+                   {v.phase[b]: "unlisted", v.priv_vdev[b]: 0,
+                    v.registration[vdev]: v.registration[vdev] - 1},
+                   events=(use(b), Event("put_registration", (vdev,)))),
+            Branch(~v.live(b), note="get_file_active() failed or not listed: skip"),
+        ], "Unlink a live buf, clear priv->vdev and drop its registration reference."))
+    out.append(step("up_write", "Release memory_lock.", do=unlock, events=(ev,), goto=RETURN))
+    return out
+
+
+@procedure("vfio_pci_core_feature_dma_buf", f"{SRC}:vfio_pci_core_feature_dma_buf")
+def vfio_pci_core_feature_dma_buf(t, buf: int):
+    v, cfg = t.v, t.cfg
+    d = cfg.bufs[buf].dev
+    fd_fail = []
+    if cfg.may("dma_buf_fd_fails"):
+        put, ev = fput(v, buf)
+        fd_fail = [Branch(TRUE, put, goto=DONE, choice="fd table full",
+                          events=(ev,), note="-EMFILE: dma_buf_put() and return")]
+    return [
+        step("dma_buf_export",
+             "Take a registration reference, export the dma-buf (file refcount 1), kref_init and init_completion.",
+             do={v.phase[buf]: "exported", v.f_count[buf]: 1, v.priv_vdev[buf]: 1,
+                 v.registration[d]: v.registration[d] + 1, v.kref[buf]: 1, v.comp[buf]: 0}),
+        step("list_add_tail",
+             "Under memory_lock(W) and resv set revoked = !memory_enabled and link the buf on vdev->dmabufs.",
+             when=and_(rwsem_write_free(v, d), resv_free(v, buf)),
+             do={v.revoked[buf]: ~v.memory_enabled(d), v.phase[buf]: "listed"},
+             events=(Event("mem_enabled_eval", (d,)), use(buf))),
+        Step("dma_buf_fd", [
+            Branch(TRUE, {v.has_fd[buf]: 1}, goto=DONE, choice="fd installed" if fd_fail else None,
+                   events=(use(buf),)),
+            *fd_fail,
+        ], "Install the dma-buf file in the fd table; on failure put the only reference."),
+    ]
+
+
+@procedure("vfio_pci_dma_buf_release", f"{SRC}:vfio_pci_dma_buf_release")
+def vfio_pci_dma_buf_release(t, buf: int):
+    v, cfg = t.v, t.cfg
+    d = cfg.bufs[buf].dev
+    return [
+        step("idle",
+             "The last fput() queued __fput(); dma_buf_release runs later from task work.",
+             when=and_(v.f_count[buf] == 0,
+                       or_(v.phase[buf] == "exported", v.phase[buf] == "listed",
+                           v.phase[buf] == "unlisted"))),
+        Step("vfio_pci_dma_buf_release", [
+            Branch(and_(v.priv_vdev[buf], rwsem_write_free(v, d)),
+                   {v.phase[buf]: "freed", v.priv_vdev[buf]: 0,
+                    v.registration[d]: v.registration[d] - 1},
+                   goto=DONE, events=(use(buf), Event("put_registration", (d,))),
+                   note="priv->vdev set: unlink under memory_lock(W), put the registration"),
+            Branch(~v.priv_vdev[buf], {v.phase[buf]: "freed"}, goto=DONE, events=(use(buf),),
+                   note="cleanup already unlinked it"),
+        ], "If priv->vdev is set, unlink the buf under memory_lock(W) and put the registration; free priv."),
+    ]

@@ -1,0 +1,139 @@
+"""Properties: what must hold, in kernel terms, and witnesses that it is not vacuous.
+
+A :class:`Property` combines any of
+
+* ``invariant(m)``: a state predicate that holds in every reachable state;
+* ``events``: step assertions, ``{event kind: fn(m, *args)}``; the assertion
+  must hold in the pre-state of every branch that carries the event (e.g. at
+  every ``hw_reset`` no importer holds a mapping);
+* ``at_end(m)``: holds in every terminal state (every thread finished, no step
+  enabled): "nothing leaked once every fd and the device are closed";
+* ``deadlock``: no state where no step is enabled while a thread is unfinished.
+
+Each has :class:`Witness` es ("sometimes" goals).  A property whose witnesses
+are all unreachable is reported *vacuous*.  :func:`compile_checks` turns a set
+of properties into expressions over one :class:`~model.protocol.Model`; both
+explorers consume that.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from model.expr import Expr, TRUE, and_, implies, or_
+
+__all__ = ["Property", "Witness", "Checks", "compile_checks", "each",
+           "PROPERTIES", "get_properties", "PropertyError"]
+
+
+class PropertyError(ValueError):
+    """Unknown property name."""
+
+
+@dataclass(frozen=True)
+class Witness:
+    """A situation the property talks about; reaching it shows the check is not vacuous."""
+
+    name: str
+    state: Callable | None = None          # fn(m) -> Expr
+    event: tuple | None = None             # (kind, fn(m, *args) -> Expr over the pre-state)
+
+
+@dataclass(frozen=True)
+class Property:
+    name: str
+    doc: str
+    invariant: Callable | None = None
+    events: dict = field(default_factory=dict)
+    at_end: Callable | None = None
+    deadlock: bool = False
+    witnesses: tuple = ()
+
+    @property
+    def summary(self) -> str:
+        return self.doc.strip().splitlines()[0]
+
+
+def each(arg, n: int, fn: Callable[[int], Expr]) -> Expr:
+    """``fn(arg)`` for a constant index, else the conjunction of ``arg == k -> fn(k)``."""
+    if isinstance(arg, int):
+        return fn(arg)
+    return and_(*[implies(arg == k, fn(k)) for k in range(n)])
+
+
+def some(arg, n: int, fn: Callable[[int], Expr]) -> Expr:
+    """Like :func:`each`, for witnesses: ``arg == k /\\ fn(k)`` for some k."""
+    if isinstance(arg, int):
+        return fn(arg)
+    return or_(*[and_(arg == k, fn(k)) for k in range(n)])
+
+
+@dataclass
+class Checks:
+    """Properties compiled against one model.
+
+    ``step_asserts[t]`` lists ``(property, expr)`` for transition ``t``: a
+    violation is a state where the transition is enabled and ``expr`` is false.
+    ``step_witness[t]`` likewise lists ``(witness id, expr)``.
+    """
+
+    properties: list
+    invariants: list            # (property name, Expr)
+    step_asserts: dict          # transition index -> [(property name, Expr)]
+    at_end: list                # (property name, Expr)
+    deadlock: list              # property names
+    witnesses: list             # (witness id "prop/witness", property name)
+    state_witness: list         # (witness id, Expr)
+    step_witness: dict          # transition index -> [(witness id, Expr)]
+
+
+def compile_checks(m, props) -> Checks:
+    """Instantiate ``props`` for model ``m``."""
+    inv, asserts, end, dead, wits, swit, twit = [], {}, [], [], [], [], {}
+    for p in props:
+        if p.invariant:
+            inv.append((p.name, p.invariant(m)))
+        if p.at_end:
+            end.append((p.name, p.at_end(m)))
+        if p.deadlock:
+            dead.append(p.name)
+        for tr in m.transitions:
+            for ev in tr.events:
+                fn = p.events.get(ev.kind)
+                if fn is not None:
+                    e = fn(m, *ev.args)
+                    if not (e is TRUE):
+                        asserts.setdefault(tr.index, []).append((p.name, e))
+        for w in p.witnesses:
+            wid = f"{p.name}/{w.name}"
+            wits.append((wid, p.name))
+            if w.state:
+                swit.append((wid, w.state(m)))
+            if w.event:
+                kind, fn = w.event
+                for tr in m.transitions:
+                    for ev in tr.events:
+                        if ev.kind == kind:
+                            twit.setdefault(tr.index, []).append((wid, fn(m, *ev.args)))
+    return Checks(list(props), inv, asserts, end, dead, wits, swit, twit)
+
+
+def _registry() -> dict:
+    from . import catalog
+    return {p.name: p for p in catalog.ALL}
+
+
+def PROPERTIES() -> dict:
+    return _registry()
+
+
+def get_properties(names=None) -> list:
+    reg = _registry()
+    if not names:
+        return list(reg.values())
+    out = []
+    for n in names:
+        if n not in reg:
+            raise PropertyError(f"unknown property {n!r} (known: {', '.join(reg)})")
+        out.append(reg[n])
+    return out

@@ -1,0 +1,231 @@
+"""The properties of the vfio-pci dma-buf revoke protocol (protocol-facts §6)."""
+from __future__ import annotations
+
+from model.expr import FALSE, TRUE, and_, implies, or_
+
+from . import Property, Witness, each, some
+
+
+def _bufs(m, d):
+    return m.config.bufs_of(d)
+
+
+def _imps(m, b):
+    return m.config.importers_of(b)
+
+
+def _quiet(m, b):
+    """No importer of ``b`` holds a mapping or has DMA (a fence) in flight."""
+    v = m.v
+    return and_(*[and_(~v.mapped[i], ~v.fence[i]) for i in _imps(m, b)])
+
+
+def _nd(m):
+    return len(m.config.devices)
+
+
+def _nb(m):
+    return len(m.config.bufs)
+
+
+# --- no-mapping-survives-reset -------------------------------------------------
+
+def _reset_safe(m, d):
+    v = m.v
+    return each(d, _nd(m), lambda k: and_(*[
+        implies(v.reachable(b), and_(v.revoked[b], _quiet(m, b))) for b in _bufs(m, k)]))
+
+
+NO_MAPPING_SURVIVES_RESET = Property(
+    "no-mapping-survives-reset",
+    """While a device is reset, no importer can reach its BAR.
+
+    At every function reset (VFIO_DEVICE_RESET, config-space FLR,
+    vfio_pci_core_disable) and at pci_reset_bus for every device of the
+    dev_set, every buf of the device that some file still references is
+    revoked, and none of its importers holds a mapping or has DMA in flight.
+    """,
+    events={"hw_reset": _reset_safe},
+    witnesses=(
+        Witness("reset-with-importer-attached", event=("hw_reset", lambda m, d: some(
+            d, _nd(m), lambda k: or_(*[m.v.attached[i] for b in _bufs(m, k) for i in _imps(m, b)])))),
+        Witness("importer-mapped", state=lambda m: or_(*[m.v.mapped[i] for i in range(len(m.config.importers))])),
+    ),
+)
+
+
+# --- undo-restores-every-revoke ------------------------------------------------
+
+def _restored(m, d):
+    v = m.v
+    return each(d, _nd(m), lambda k: implies(v.E(k), and_(*[
+        implies(v.live(b), ~v.revoked[b]) for b in _bufs(m, k)])))
+
+
+UNDO_RESTORES_EVERY_REVOKE = Property(
+    "undo-restores-every-revoke",
+    """When an operation that revoked temporarily ends, its bufs are un-revoked.
+
+    At the up_write(memory_lock) that ends a hot reset (on every path,
+    including -EINVAL, -EBUSY and a failed pci_reset_bus), VFIO_DEVICE_RESET,
+    a config-space FLR or a PCI_COMMAND write: if the device is open with
+    memory enabled, no live buf on vdev->dmabufs is left revoked.
+    """,
+    events={"revoke_window_end": _restored},
+    witnesses=(
+        Witness("restore-with-live-buf", event=("revoke_window_end", lambda m, d: some(
+            d, _nd(m), lambda k: and_(m.v.E(k), or_(*[m.v.live(b) for b in _bufs(m, k)]))))),
+        Witness("hot-reset-breaks-after-revoking", event=("hot_reset_break", lambda m, k: or_(*[
+            and_(m.v.live(b), m.v.revoked[b], m.v.E(m.config.bufs[b].dev))
+            for b in range(_nb(m)) if m.config.bufs[b].dev < k]))),
+    ),
+)
+
+
+# --- revoked-means-unmapped ----------------------------------------------------
+
+REVOKED_MEANS_UNMAPPED = Property(
+    "revoked-means-unmapped",
+    """A revoke is complete when vfio_pci_dma_buf_move returns.
+
+    Once the revoking move has finished with a buf, no importer holds a
+    mapping of it or has DMA in flight; and dma_buf_map_attachment never
+    succeeds while priv->revoked is set.
+    """,
+    events={
+        "revoke_returned": lambda m, b: each(b, _nb(m), lambda k: _quiet(m, k)),
+        "map": lambda m, b: each(b, _nb(m), lambda k: ~m.v.revoked[k]),
+    },
+    witnesses=(
+        Witness("drain-in-progress", state=lambda m: or_(*[
+            and_(m.v.revoked[m.config.importers[i].buf], m.v.mapped[i], m.v.notified[i])
+            for i in range(len(m.config.importers))])),
+    ),
+)
+
+
+# --- lock-discipline -------------------------------------------------------------
+
+def _owned_by(m, t):
+    v = m.v
+    me = v.owner(t)
+    locks = list(v.memory_lock) + [v.dev_set_lock] + list(v.resv)
+    return or_(*[x == me for x in locks])
+
+
+LOCK_DISCIPLINE = Property(
+    "lock-discipline",
+    """Only the holder releases a lock, and no thread ends holding one.
+
+    Covers vdev->memory_lock (rwsem, write side), dev_set->lock and every
+    dmabuf->resv: an up_write/mutex_unlock/dma_resv_unlock is done by the
+    owner, and a finished thread (ioctl returned, importer detached) owns none.
+    """,
+    invariant=lambda m: and_(*[implies(t.pc == 0, ~_owned_by(m, t.name)) for t in m.threads]),
+    events={"unlock": lambda m, owner, me: owner == me},
+    witnesses=(
+        Witness("two-memory-locks-held", state=lambda m: or_(*[
+            and_(m.v.memory_lock[a] == m.v.memory_lock[b], m.v.memory_lock[a] != 0)
+            for a in range(_nd(m)) for b in range(a + 1, _nd(m))]) if _nd(m) > 1 else FALSE),
+        Witness("trylock-contended", event=("trylock_fail", lambda m, k: TRUE)),
+        Witness("memory-lock-held", state=lambda m: or_(*[x != 0 for x in m.v.memory_lock])),
+    ),
+)
+
+
+# --- no-unopened-vconfig-access ------------------------------------------------
+
+NO_UNOPENED_VCONFIG_ACCESS = Property(
+    "no-unopened-vconfig-access",
+    """__vfio_pci_memory_enabled() is only evaluated while vdev->vconfig exists.
+
+    vconfig is allocated by vfio_pci_core_enable and freed by
+    vfio_pci_core_disable; hot reset includes dev_set members that were never
+    opened, so err_undo must test open_count before reading PCI_COMMAND.
+    """,
+    events={"mem_enabled_eval": lambda m, d: each(d, _nd(m), lambda k: m.v.vconfig[k])},
+    witnesses=(
+        Witness("err-undo-visits-unopened", event=("err_undo_visit", lambda m, k: ~m.v.open[k])),
+        Witness("memory-enabled-evaluated", event=("mem_enabled_eval", lambda m, d: TRUE)),
+    ),
+)
+
+
+# --- refcounts -------------------------------------------------------------------
+
+def _reg_balanced(m):
+    v = m.v
+    return and_(*[v.registration[d] == 1 + _sum_bool([v.priv_vdev[b] for b in _bufs(m, d)])
+                  for d in range(_nd(m))])
+
+
+def _sum_bool(xs):
+    from model.expr import ite, const
+    total = const(0)
+    for x in xs:
+        total = total + ite(x, 1, 0)
+    return total
+
+
+def _nothing_leaked(m):
+    v = m.v
+    return and_(*[implies(~v.has_fd[b], or_(v.phase[b] == "none", v.phase[b] == "freed"))
+                  for b in range(_nb(m))],
+                *[implies(~v.open[d], v.registration[d] == 1) for d in range(_nd(m))])
+
+
+REFCOUNTS = Property(
+    "refcounts",
+    """Reference counts never underflow and nothing leaks.
+
+    The dma-buf file count, priv->kref and the vfio_device registration count
+    never drop below zero (nor below the base reference); no step touches a
+    freed buf; the registration count is 1 + the bufs whose priv->vdev is set;
+    and once every fd is closed and the device closed, every buf is freed.
+    """,
+    invariant=_reg_balanced,
+    events={
+        "fput": lambda m, b: each(b, _nb(m), lambda k: m.v.f_count[k] > 0),
+        "kref_put": lambda m, b: each(b, _nb(m), lambda k: m.v.kref[k] > 0),
+        "kref_get": lambda m, b: each(b, _nb(m), lambda k: m.v.kref[k] > 0),
+        "put_registration": lambda m, d: each(d, _nd(m), lambda k: m.v.registration[k] > 1),
+        "use": lambda m, b: each(b, _nb(m), lambda k: m.v.phase[k] != "freed"),
+    },
+    at_end=_nothing_leaked,
+    witnesses=(
+        Witness("buf-freed", state=lambda m: or_(*[m.v.phase[b] == "freed" for b in range(_nb(m))])),
+        Witness("kref-drained", state=lambda m: or_(*[m.v.comp[b] for b in range(_nb(m))])),
+    ),
+)
+
+
+# --- deadlock-free ----------------------------------------------------------------
+
+def _waiting_for_unmap(m):
+    v = m.v
+    out = []
+    for t in m.threads:
+        for val, name in enumerate(t.pc.domain.names):
+            if "wait_for_completion(" in name:
+                b = next(k for k, x in enumerate(m.config.bufs) if f"({x.name})" in name)
+                out.append(and_(t.pc == val, ~v.comp[b],
+                                or_(*[v.mapped[i] for i in _imps(m, b)])))
+    return or_(*out)
+
+
+DEADLOCK_FREE = Property(
+    "deadlock-free",
+    """Some step is enabled while any thread is unfinished.
+
+    Every blocking point (down_write, dma_resv_lock, dma_resv_wait_timeout,
+    wait_for_completion with memory_lock and dev_set->lock held) is eventually
+    released by a step of another thread; a state where every unfinished
+    thread is blocked is a deadlock.
+    """,
+    deadlock=True,
+    witnesses=(Witness("revoker-waits-for-importer-unmap", state=_waiting_for_unmap),),
+)
+
+
+ALL = [NO_MAPPING_SURVIVES_RESET, UNDO_RESTORES_EVERY_REVOKE, REVOKED_MEANS_UNMAPPED,
+       LOCK_DISCIPLINE, NO_UNOPENED_VCONFIG_ACCESS, REFCOUNTS, DEADLOCK_FREE]

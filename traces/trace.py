@@ -1,0 +1,87 @@
+"""Traces are values: config + variant + property + steps, saved as JSON.
+
+Every engine produces a :class:`Trace`; renderers, exporters and ``replay``
+read it.  A step records the thread, the pc label, the kernel function and
+file, the choice taken, the state fields it changed and the full state after.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+__all__ = ["Trace", "TraceStep", "TraceError", "SCHEMA"]
+
+SCHEMA = "revoke-check/trace/1"
+
+
+class TraceError(ValueError):
+    """A trace file is unreadable or malformed."""
+
+
+@dataclass
+class TraceStep:
+    thread: str
+    label: str              # pc label, e.g. "vfio_pci_dev_set_hot_reset:err_undo"
+    source: str             # kernel file:function
+    choice: str | None
+    note: str
+    doc: str
+    changes: dict           # var -> [old, new]
+    state: dict             # full state after the step
+
+    @property
+    def function(self) -> str:
+        return self.source.rsplit(":", 1)[-1]
+
+    @property
+    def step_label(self) -> str:
+        """The innermost ``function:label`` of the pc path."""
+        return self.label.rsplit("/", 1)[-1]
+
+
+@dataclass
+class Trace:
+    config: str
+    variant: str
+    property: str | None
+    kind: str               # invariant | step-assertion | deadlock | at-end | model-error
+    message: str
+    engine: str
+    initial: dict
+    steps: list = field(default_factory=list)
+
+    def __len__(self):
+        return len(self.steps)
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["schema"] = SCHEMA
+        return d
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=1, sort_keys=False)
+
+    def save(self, path) -> None:
+        Path(path).write_text(self.dumps() + "\n")
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Trace":
+        if not isinstance(d, dict) or d.get("schema") != SCHEMA:
+            raise TraceError(f"not a revoke-check trace (schema {SCHEMA!r} expected)")
+        try:
+            steps = [TraceStep(**s) for s in d["steps"]]
+            return cls(d["config"], d["variant"], d["property"], d["kind"], d["message"],
+                       d["engine"], d["initial"], steps)
+        except (KeyError, TypeError) as e:
+            raise TraceError(f"malformed trace: {e}") from None
+
+    @classmethod
+    def load(cls, path) -> "Trace":
+        try:
+            d = json.loads(Path(path).read_text())
+        except OSError as e:
+            raise TraceError(f"{path}: {e.strerror}") from None
+        except json.JSONDecodeError as e:
+            raise TraceError(f"{path}: not JSON ({e.msg} at line {e.lineno})") from None
+        return cls.from_json(d)
