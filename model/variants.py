@@ -1,0 +1,266 @@
+"""Historical versions of the protocol, each an edit of ``upstream`` (protocol-facts §4).
+
+A variant is a function that receives a copy of the upstream
+:class:`~model.protocol.Protocol` and edits it by procedure name and step
+label.  A user's own variant file is the same: a module with functions
+decorated by :func:`variant` (or any function ``fn(p)``), loaded with
+``--variant path/to/file.py:NAME``.
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from .expr import ENUM, BOOL, TRUE, and_, ite
+from .lang import Branch, Call, DONE, Event, ModelError, NEXT, Step, step
+from .locks import up_write
+from .protocol import Protocol, upstream
+
+__all__ = ["variant", "get_protocol", "VARIANTS", "VariantError"]
+
+VARIANTS: dict = {}
+
+
+class VariantError(ValueError):
+    """Unknown variant, or a variant file that cannot be loaded."""
+
+
+def variant(name: str, doc: str = ""):
+    """Register ``fn(p: Protocol)`` as a variant of upstream named ``name``."""
+    def deco(fn):
+        fn.variant_name, fn.variant_doc = name, doc or (fn.__doc__ or "").strip()
+        VARIANTS[name] = fn
+        return fn
+    return deco
+
+
+HOT_RESET = "vfio_pci_dev_set_hot_reset"
+MOVE = "vfio_pci_dma_buf_move"
+
+
+def _cursor(t):
+    return t.local("vdev", ENUM("head", *[d.name for d in t.cfg.devices]), "head")
+
+
+def _forward_unrevoke(t, label: str, then: str):
+    """A forward walk over device_list: if memory is enabled, move(vdev, false)."""
+    v, cfg = t.v, t.cfg
+    cur, n = _cursor(t), len(cfg.devices)
+    walk = [Branch(cur == 0, {cur: n}, goto=then, note="end of device_list; vdev = list_last_entry()")
+            if then == "err_undo" else
+            Branch(cur == 0, goto=then, note="end of device_list: vdev is the list head")]
+    for k, dev in enumerate(cfg.devices):
+        at = cur == k + 1
+        ev = (Event("mem_enabled_eval", (k,)),)
+        cond = v.memory_enabled(k)  # no open_count test in these versions
+        walk += [Branch(and_(at, cond), goto=NEXT, events=ev,
+                        note=f"{dev.name} memory enabled: un-revoke"),
+                 Branch(and_(at, ~cond), {cur: ite(cur == n, 0, cur + 1)}, goto=label,
+                        events=ev, note=f"{dev.name}: nothing to restore")]
+    return [
+        Step(label, walk, "list_for_each_entry(vdev, &dev_set->device_list): un-revoke where memory is enabled."),
+        Call(f"{label}_move", MOVE, {"vdev": cur - 1, "revoked": False}),
+        step(f"{label}_next", "Advance vdev to the next entry (or the list head).",
+             do={cur: ite(cur == n, 0, cur + 1)}, goto=label),
+    ]
+
+
+def _undo_unlock_only(t):
+    """err_undo that only releases: reverse walk from vdev with up_write()."""
+    cur = _cursor(t)
+    br = [Branch(cur == 0, goto="mutex_unlock", note="reached the list head")]
+    for k, dev in enumerate(t.cfg.devices):
+        br.append(Branch(cur == k + 1, goto="up_write", events=(Event("err_undo_visit", (k,)),)))
+    return Step("err_undo", br, "list_for_each_entry_from_reverse: release each memory_lock taken.")
+
+
+@variant("v5-unrevoke-after-reset")
+def v5_unrevoke_after_reset(p: Protocol):
+    """v5 10/10 (2025-10-30): the un-revoke loop runs after pci_reset_bus, outside err_undo.
+
+    A break out of the locking loop (-EINVAL ownership, -EBUSY trylock) jumps to
+    err_undo, which only calls up_write, so bufs of the devices already revoked
+    stay revoked.  The loop also evaluated memory_enabled on unopened devices.
+    """
+    def reset_then_walk(t):
+        cur = _cursor(t)
+        resets = [("reset ok", True)] + ([("reset fails", False)] if t.cfg.may("reset_fails") else [])
+        return Step("pci_reset_bus", [
+            Branch(TRUE, {cur: 1}, goto="unrevoke_loop", choice=c if len(resets) > 1 else None,
+                   events=tuple(Event("hw_reset", (k,)) for k in range(len(t.cfg.devices))) if ok else ())
+            for c, ok in resets], "Set D0 and reset the bus; then walk device_list to un-revoke.")
+    p.replace_step(HOT_RESET, "pci_reset_bus", reset_then_walk)
+    p.insert_after(HOT_RESET, "pci_reset_bus",
+                   lambda t: _forward_unrevoke(t, "unrevoke_loop", "err_undo"))
+    p.replace_step(HOT_RESET, "err_undo", _undo_unlock_only)
+    p.delete_step(HOT_RESET, "unrevoke")
+
+
+@variant("v6-restore-revoke-flag")
+def v6_restore_revoke_flag(p: Protocol):
+    """v6: err_undo first walks forward over every device to un-revoke (if restore_revoke).
+
+    The forward walk leaves the cursor at the list head, so the reverse
+    up_write walk that follows runs zero times: every memory_lock taken by the
+    hot reset stays held for write.
+    """
+    def flag(t):
+        return t.local("restore_revoke", BOOL, 0)
+
+    def set_flag(t):
+        cur = _cursor(t)
+        return step("vfio_pci_zap_bars", "Zap the BAR mmaps, set restore_revoke, advance vdev.",
+                    do={flag(t): 1, cur: ite(cur == len(t.cfg.devices), 0, cur + 1)},
+                    goto="down_write_trylock")
+
+    def err_undo(t):
+        cur, f = _cursor(t), flag(t)
+        return [Step("err_undo", [
+            Branch(f, {cur: 1}, goto="restore_loop", note="restore_revoke: walk forward first"),
+            Branch(~f, goto="err_undo_reverse"),
+        ], "if (restore_revoke) un-revoke every device before releasing the locks."),
+            *_forward_unrevoke(t, "restore_loop", "err_undo_reverse")]
+
+    def reverse(t):
+        s = _undo_unlock_only(t)
+        s.label = "err_undo_reverse"
+        s.branches[0].do = {flag(t): 0}
+        for b in s.branches[1:]:
+            b.goto = "up_write"
+        return s
+
+    def release(t):
+        cur = _cursor(t)
+        br = []
+        for k in range(len(t.cfg.devices)):
+            up, ev = up_write(t, k)
+            br.append(Branch(cur == k + 1, {**up, cur: k}, goto="err_undo_reverse",
+                             events=(ev, Event("revoke_window_end", (k,)))))
+        return Step("up_write", br, "up_write(&vdev->memory_lock) and step to the previous entry.")
+
+    p.replace_step(HOT_RESET, "vfio_pci_zap_bars", set_flag)
+    p.replace_step(HOT_RESET, "err_undo", err_undo)
+    p.insert_after(HOT_RESET, "restore_loop_next", reverse)
+    p.delete_step(HOT_RESET, "unrevoke")
+    p.replace_step(HOT_RESET, "up_write", release)
+
+
+@variant("no-open-count-check")
+def no_open_count_check(p: Protocol):
+    """v9 10/11: err_undo tests __vfio_pci_memory_enabled without vdev->vdev.open_count.
+
+    An unopened member of the dev_set has no vconfig: the test dereferences NULL.
+    """
+    def err_undo(t):
+        v, cur = t.v, _cursor(t)
+        br = [Branch(cur == 0, goto="mutex_unlock", note="reached the list head")]
+        for k, dev in enumerate(t.cfg.devices):
+            ev = (Event("err_undo_visit", (k,)), Event("mem_enabled_eval", (k,)))
+            br += [Branch(and_(cur == k + 1, v.memory_enabled(k)), goto=NEXT, events=ev),
+                   Branch(and_(cur == k + 1, ~v.memory_enabled(k)), goto="up_write", events=ev)]
+        return Step("err_undo", br, "Walk back from vdev: if memory is enabled, un-revoke its bufs.")
+    p.replace_step(HOT_RESET, "err_undo", err_undo)
+
+
+@variant("v5-dma-buf-fd-leak")
+def v5_dma_buf_fd_leak(p: Protocol):
+    """v5: VFIO_DEVICE_FEATURE_DMA_BUF returns dma_buf_fd()'s error without dma_buf_put.
+
+    On fd exhaustion the export's file reference leaks: the buf stays listed,
+    and is never released.
+    """
+    def fd(t, buf):
+        v = t.v
+        return Step("dma_buf_fd", [
+            Branch(TRUE, {v.has_fd[buf]: 1}, goto=DONE, choice="fd installed"),
+            Branch(TRUE, goto=DONE, choice="fd table full", note="-EMFILE returned as is"),
+        ], "Install the dma-buf file in the fd table; return its result.")
+    p.replace_step("vfio_pci_core_feature_dma_buf", "dma_buf_fd", fd)
+
+
+@variant("flr-revoke-typo")
+def flr_revoke_typo(p: Protocol):
+    """Vivek v2 (2024): config-space FLR calls move(true) after the reset instead of move(false).
+
+    Fixed by "vfio/pci: fix dma-buf revoke typo on reset" (Xu Yilun): the bufs
+    stay revoked after every FLR.
+    """
+    p.replace_step("vfio_exp_config_write", "unrevoke",
+                   lambda t, vdev: Call("unrevoke", MOVE, {"vdev": vdev, "revoked": True}))
+
+
+@variant("no-wait-for-unmap")
+def no_wait_for_unmap(p: Protocol):
+    """5d74781ebc86 .. 1a8a5227: revoke flips priv->revoked and notifies, without waiting.
+
+    Importers may still DMA to the BAR after move() returns, i.e. during the
+    reset or disable that follows.
+    """
+    def move(t, vdev, revoked):
+        from .vfio_pci_dmabuf import vfio_pci_dma_buf_move, invalidate, use
+        stmts = vfio_pci_dma_buf_move(t, vdev, revoked)
+        out = []
+        for s in stmts:
+            if s.label.startswith("get_file_active("):
+                bn = s.label[len("get_file_active("):-1]
+                b = [x.name for x in t.cfg.bufs].index(bn)
+                out.append(s)
+                nxt = s.branches[0].goto
+                v = t.v
+                out.append(step(f"dma_resv_lock({bn})",
+                                "Under resv set priv->revoked and call move_notify; no wait; fput.",
+                                when=v.resv[b] == 0,
+                                do={v.revoked[b]: int(revoked), v.f_count[b]: v.f_count[b] - 1,
+                                    **invalidate(v, b)},
+                                events=(Event("fput", (b,)), use(b))
+                                + ((Event("revoke_returned", (b,)),) if revoked else ()),
+                                goto=nxt))
+        return out or stmts
+    p.replace_procedure(MOVE, move)
+
+
+def load_variant_file(spec: str):
+    """``path/to/file.py:NAME`` -> the variant function NAME defined in that file."""
+    path, _, name = spec.rpartition(":")
+    if not path or not name:
+        raise VariantError(f"variant file must be given as FILE.py:NAME, got {spec!r}")
+    fp = Path(path)
+    if not fp.is_file():
+        raise VariantError(f"variant file {path} not found")
+    modname = f"revoke_check_user_variant_{abs(hash(str(fp.resolve()))) % 10**8}"
+    try:
+        spec_ = importlib.util.spec_from_file_location(modname, fp)
+        mod = importlib.util.module_from_spec(spec_)
+        sys.modules[modname] = mod
+        spec_.loader.exec_module(mod)
+    except Exception as e:  # a user's file: report it, don't crash
+        raise VariantError(f"variant file {path}: {type(e).__name__}: {e}") from None
+    fns = {getattr(f, "variant_name", None): f for f in vars(mod).values() if callable(f)}
+    fn = fns.get(name) or getattr(mod, name, None)
+    if fn is None or not callable(fn):
+        known = sorted(k for k in fns if k)
+        raise VariantError(f"variant file {path} defines no variant {name!r}"
+                           + (f" (it defines: {', '.join(known)})" if known else ""))
+    return fn
+
+
+def get_protocol(name: str | None) -> Protocol:
+    """``upstream``, a registered variant name, or ``FILE.py:NAME``."""
+    if name in (None, "", "upstream"):
+        return upstream()
+    if name in VARIANTS:
+        fn = VARIANTS[name]
+    elif name.endswith(".py") or ".py:" in name:
+        fn = load_variant_file(name)
+    else:
+        raise VariantError(f"unknown variant {name!r} (known: upstream, {', '.join(VARIANTS)})")
+    label = getattr(fn, "variant_name", None) or name
+    p = upstream().copy(label, (fn.__doc__ or "").strip())
+    try:
+        fn(p)
+    except ModelError:
+        raise
+    except Exception as e:
+        raise VariantError(f"variant {label}: {type(e).__name__}: {e}") from None
+    return p

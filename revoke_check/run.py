@@ -1,0 +1,30 @@
+"""One entry point for a check: names in, a Result out (used by the CLI, gate and tests)."""
+from __future__ import annotations
+
+from model.config import get_config
+from model.variants import get_protocol
+from properties import compile_checks, get_properties
+
+from .explicit import explore
+from .result import Result
+
+__all__ = ["build", "check", "ENGINES"]
+
+ENGINES = ("explicit",)
+
+
+def build(config: str, variant: str | None, properties=None):
+    """(model, checks) for the given names; raises the domain errors on bad names."""
+    model = get_protocol(variant).build(get_config(config))
+    checks = compile_checks(model, get_properties(properties))
+    return model, checks
+
+
+def check(config: str = "default", variant: str | None = None, properties=None, *,
+          engine: str = "explicit", max_states=None, max_seconds=None, depth=None,
+          progress=None) -> Result:
+    model, checks = build(config, variant, properties)
+    if engine == "explicit":
+        return explore(model, checks, max_states=max_states, max_seconds=max_seconds,
+                       progress=progress)
+    raise ValueError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
