@@ -1,0 +1,85 @@
+"""Expected results as data: ``manifest.toml``, (config, variant, engine) -> verdict.
+
+Each ``[[check]]`` entry names what to run (config, variant, engine, optional
+properties and depth) and what must come out (verdict, violated property,
+distinct states, trace length).  :func:`compare` lists every difference as
+"expected X, got Y" so that CI prints why an entry failed.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Entry", "load_manifest", "run_entry", "compare", "MANIFEST", "ManifestError"]
+
+MANIFEST = Path(__file__).resolve().parent.parent / "manifest.toml"
+
+
+class ManifestError(ValueError):
+    """The manifest file is missing or malformed."""
+
+
+@dataclass
+class Entry:
+    config: str
+    variant: str
+    engine: str = "explicit"
+    properties: list = field(default_factory=list)
+    depth: int | None = None
+    verdict: str = "holds"
+    property: str | None = None
+    distinct_states: int | None = None
+    trace_length: int | None = None
+    note: str = ""
+
+    @property
+    def name(self) -> str:
+        props = "+".join(self.properties) if self.properties else "all"
+        return f"{self.variant}@{self.config}[{self.engine}:{props}]"
+
+
+_KEYS = {"config", "variant", "engine", "properties", "depth", "verdict", "property",
+         "distinct_states", "trace_length", "note"}
+
+
+def load_manifest(path=None) -> list[Entry]:
+    path = Path(path or MANIFEST)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except OSError as e:
+        raise ManifestError(f"{path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ManifestError(f"{path}: {e}") from None
+    out = []
+    for i, e in enumerate(raw.get("check", [])):
+        extra = set(e) - _KEYS
+        if extra:
+            raise ManifestError(f"{path}: check[{i}]: unknown key {sorted(extra)[0]!r}")
+        if "config" not in e or "variant" not in e:
+            raise ManifestError(f"{path}: check[{i}] needs config and variant")
+        out.append(Entry(**{k: (v if v != "" else None) for k, v in e.items()}))
+    if not out:
+        raise ManifestError(f"{path}: no [[check]] entries")
+    return out
+
+
+def run_entry(e: Entry, **kw):
+    from .run import check
+    return check(e.config, e.variant, e.properties or None, engine=e.engine, depth=e.depth, **kw)
+
+
+def compare(e: Entry, r) -> list[str]:
+    """Differences between what ``e`` expects and result ``r`` (empty: as expected)."""
+    diffs = []
+
+    def want(what, exp, got):
+        if exp is not None and exp != got:
+            diffs.append(f"{e.name}: {what}: expected {exp}, got {got}")
+
+    want("verdict", e.verdict, r.verdict)
+    if e.verdict == "violated" or r.verdict == "violated":
+        want("property", e.property, r.property)
+    want("distinct_states", e.distinct_states, r.distinct_states)
+    want("trace_length", e.trace_length, len(r.trace) if r.trace is not None else 0)
+    return diffs
