@@ -7,6 +7,7 @@ distinct states, trace length).  :func:`compare` lists every difference as
 """
 from __future__ import annotations
 
+import builtins
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ class Entry:
     trace_length: int | None = None
     note: str = ""
 
-    @property
+    @builtins.property
     def name(self) -> str:
         props = "+".join(self.properties) if self.properties else "all"
         return f"{self.variant}@{self.config}[{self.engine}:{props}]"
