@@ -17,7 +17,7 @@ from .lang import Branch, Call, DONE, Event, ModelError, NEXT, Step, step
 from .locks import up_write
 from .protocol import Protocol, upstream
 
-__all__ = ["variant", "get_protocol", "VARIANTS", "VariantError"]
+__all__ = ["variant", "get_protocol", "VARIANTS", "VariantError", "hot_reset_cursor"]
 
 VARIANTS: dict = {}
 
@@ -39,14 +39,15 @@ HOT_RESET = "vfio_pci_dev_set_hot_reset"
 MOVE = "vfio_pci_dma_buf_move"
 
 
-def _cursor(t):
+def hot_reset_cursor(t):
+    """The hot-reset list cursor `vdev`: 0 is the list head, k+1 is device k."""
     return t.local("vdev", ENUM("head", *[d.name for d in t.cfg.devices]), "head")
 
 
 def _forward_unrevoke(t, label: str, then: str):
     """A forward walk over device_list: if memory is enabled, move(vdev, false)."""
     v, cfg = t.v, t.cfg
-    cur, n = _cursor(t), len(cfg.devices)
+    cur, n = hot_reset_cursor(t), len(cfg.devices)
     walk = [Branch(cur == 0, {cur: n}, goto=then, note="end of device_list; vdev = list_last_entry()")
             if then == "err_undo" else
             Branch(cur == 0, goto=then, note="end of device_list: vdev is the list head")]
@@ -68,7 +69,7 @@ def _forward_unrevoke(t, label: str, then: str):
 
 def _undo_unlock_only(t):
     """err_undo that only releases: reverse walk from vdev with up_write()."""
-    cur = _cursor(t)
+    cur = hot_reset_cursor(t)
     br = [Branch(cur == 0, goto="mutex_unlock", note="reached the list head")]
     for k, dev in enumerate(t.cfg.devices):
         br.append(Branch(cur == k + 1, goto="up_write", events=(Event("err_undo_visit", (k,)),)))
@@ -84,7 +85,7 @@ def v5_unrevoke_after_reset(p: Protocol):
     stay revoked.  The loop also evaluated memory_enabled on unopened devices.
     """
     def reset_then_walk(t):
-        cur = _cursor(t)
+        cur = hot_reset_cursor(t)
         resets = [("reset ok", True)] + ([("reset fails", False)] if t.cfg.may("reset_fails") else [])
         return Step("pci_reset_bus", [
             Branch(TRUE, {cur: 1}, goto="unrevoke_loop", choice=c if len(resets) > 1 else None,
@@ -109,13 +110,13 @@ def v6_restore_revoke_flag(p: Protocol):
         return t.local("restore_revoke", BOOL, 0)
 
     def set_flag(t):
-        cur = _cursor(t)
+        cur = hot_reset_cursor(t)
         return step("vfio_pci_zap_bars", "Zap the BAR mmaps, set restore_revoke, advance vdev.",
                     do={flag(t): 1, cur: ite(cur == len(t.cfg.devices), 0, cur + 1)},
                     goto="down_write_trylock")
 
     def err_undo(t):
-        cur, f = _cursor(t), flag(t)
+        cur, f = hot_reset_cursor(t), flag(t)
         return [Step("err_undo", [
             Branch(f, {cur: 1}, goto="restore_loop", note="restore_revoke: walk forward first"),
             Branch(~f, goto="err_undo_reverse"),
@@ -131,7 +132,7 @@ def v6_restore_revoke_flag(p: Protocol):
         return s
 
     def release(t):
-        cur = _cursor(t)
+        cur = hot_reset_cursor(t)
         br = []
         for k in range(len(t.cfg.devices)):
             up, ev = up_write(t, k)
@@ -153,7 +154,7 @@ def no_open_count_check(p: Protocol):
     An unopened member of the dev_set has no vconfig: the test dereferences NULL.
     """
     def err_undo(t):
-        v, cur = t.v, _cursor(t)
+        v, cur = t.v, hot_reset_cursor(t)
         br = [Branch(cur == 0, goto="mutex_unlock", note="reached the list head")]
         for k, dev in enumerate(t.cfg.devices):
             ev = (Event("err_undo_visit", (k,)), Event("mem_enabled_eval", (k,)))

@@ -48,6 +48,7 @@ class Property:
     at_end: Callable | None = None
     deadlock: bool = False
     witnesses: tuple = ()
+    explain: Callable | None = None        # fn(model, shown state) -> str, for messages
 
     @property
     def summary(self) -> str:

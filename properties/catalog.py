@@ -113,6 +113,18 @@ def _owned_by(m, t):
     return or_(*[x == me for x in locks])
 
 
+def _explain_locks(m, st):
+    out = []
+    for t in m.threads:
+        if st[t.pc.name] != "done":
+            continue
+        held = [k for k, val in st.items() if val == t.name
+                and k.split("[")[0] in ("memory_lock", "resv", "dev_set->lock")]
+        if held:
+            out.append(f"{t.name} returned still holding {', '.join(held)}")
+    return "; ".join(out)
+
+
 LOCK_DISCIPLINE = Property(
     "lock-discipline",
     """Only the holder releases a lock, and no thread ends holding one.
@@ -130,6 +142,7 @@ LOCK_DISCIPLINE = Property(
         Witness("trylock-contended", event=("trylock_fail", lambda m, k: TRUE)),
         Witness("memory-lock-held", state=lambda m: or_(*[x != 0 for x in m.v.memory_lock])),
     ),
+    explain=_explain_locks,
 )
 
 
@@ -174,6 +187,19 @@ def _nothing_leaked(m):
                 *[implies(~v.open[d], v.registration[d] == 1) for d in range(_nd(m))])
 
 
+def _explain_refs(m, st):
+    out = []
+    for b in m.config.bufs:
+        if not st[f"has_fd[{b.name}]"] and st[f"phase[{b.name}]"] not in ("none", "freed"):
+            out.append(f"{b.name} is never freed: no fd, f_count {st[f'f_count[{b.name}]']}, "
+                       f"phase {st[f'phase[{b.name}]']}")
+    for d in m.config.devices:
+        if st[f"registration[{d.name}]"] != 1 + sum(
+                st[f"priv_vdev[{b.name}]"] for b in m.config.bufs if m.config.devices[b.dev] is d):
+            out.append(f"registration[{d.name}] is {st[f'registration[{d.name}]']}")
+    return "; ".join(out)
+
+
 REFCOUNTS = Property(
     "refcounts",
     """Reference counts never underflow and nothing leaks.
@@ -196,6 +222,7 @@ REFCOUNTS = Property(
         Witness("buf-freed", state=lambda m: or_(*[m.v.phase[b] == "freed" for b in range(_nb(m))])),
         Witness("kref-drained", state=lambda m: or_(*[m.v.comp[b] for b in range(_nb(m))])),
     ),
+    explain=_explain_refs,
 )
 
 

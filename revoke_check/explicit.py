@@ -68,7 +68,7 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
                 reached[w] = True
 
     witness_state(init)
-    v = _check_state(sem, init, None)
+    v = violation_at(sem, init) if sem.invariants and not all(fn(init) for _, fn in sem.invariants) else None
     if v:
         return finish(VIOLATED, 0, None, v)
     i = 0
@@ -111,7 +111,7 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
             via.append(ti)
             depth.append(d)
             witness_state(n)
-            v = _check_state(sem, n, None)
+            v = _check_state(sem, n)
             if v:
                 return finish(VIOLATED, j, None, v)
         i += 1
@@ -135,8 +135,8 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
     return r
 
 
-def _check_state(sem, s, _):
-    for p, fn in sem.invariants:
+def _check_state(sem, s):
+    for _, fn in sem.invariants:
         if not fn(s):
-            return p, "invariant", f"invariant {p} is false"
+            return violation_at(sem, s)
     return None

@@ -38,6 +38,15 @@ def trace_from_path(sem: Semantics, path: list, *, prop, kind, message, engine) 
     return Trace(m.config.name, m.variant, prop, kind, message, engine, m.show(m.init), steps)
 
 
+def _explain(sem, prop, s, default):
+    p = next((x for x in sem.checks.properties if x.name == prop), None)
+    if p is not None and p.explain is not None:
+        why = p.explain(sem.model, sem.model.show(s))
+        if why:
+            return f"{default}: {why}"
+    return default
+
+
 def violation_at(sem: Semantics, s, *, fire: int | None = None):
     """The first property violated in state ``s`` (or by firing ``fire`` from it).
 
@@ -53,7 +62,7 @@ def violation_at(sem: Semantics, s, *, fire: int | None = None):
         return None
     for p, fn in sem.invariants:
         if not fn(s):
-            return p, "invariant", f"invariant {p} is false"
+            return p, "invariant", _explain(sem, p, s, f"invariant {p} is false")
     if not sem.successors(s):
         if not sem.all_final(s):
             if sem.checks.deadlock:
@@ -64,7 +73,7 @@ def violation_at(sem: Semantics, s, *, fire: int | None = None):
         else:
             for p, fn in sem.at_end:
                 if not fn(s):
-                    return p, "at-end", f"{p} is false once every thread has finished"
+                    return p, "at-end", _explain(sem, p, s, f"{p} is false once every thread has finished")
     return None
 
 

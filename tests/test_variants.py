@@ -1,0 +1,42 @@
+"""Known-bug variants: caught by the property naming the bug, fixed by upstream."""
+import pytest
+
+from revoke_check.replay import replay
+from revoke_check.run import build, check
+from revoke_check.semantics import Semantics
+
+KNOWN = {
+    "v5-unrevoke-after-reset": "undo-restores-every-revoke",
+    "v6-restore-revoke-flag": "lock-discipline",
+    "no-open-count-check": "no-unopened-vconfig-access",
+    "v5-dma-buf-fd-leak": "refcounts",
+    "flr-revoke-typo": "undo-restores-every-revoke",
+    "no-wait-for-unmap": "revoked-means-unmapped",
+}
+
+
+@pytest.mark.parametrize("variant, prop", KNOWN.items())
+def test_variant_is_violated_and_upstream_does_not_follow_its_trace(variant, prop):
+    r = check("default", variant, [prop])
+    assert r.verdict == "violated" and r.property == prop
+    model, checks = build("default", "upstream", [prop])
+    rr = replay(r.trace, Semantics(model, checks))
+    # upstream either refuses a step of the trace or runs it without violating
+    assert (not rr.ok) or rr.violation is None, rr
+
+
+def test_v5_trace_is_the_expected_shortest_story():
+    r = check("default", "v5-unrevoke-after-reset", ["undo-restores-every-revoke"])
+    labels = [s.step_label for s in r.trace.steps]
+    notes = " ".join(s.note for s in r.trace.steps)
+    assert "not owned" in " ".join(s.choice or "" for s in r.trace.steps)
+    assert labels[-1] == "vfio_pci_dev_set_hot_reset:up_write"
+    assert "vfio_pci_dma_buf_move:dma_resv_lock(buf0)" in labels
+    assert "dev1 not owned" in notes
+
+
+def test_user_variant_file(tmp_path):
+    r = check("default", "examples/my_change.py:skip-undo-if-reset-failed")
+    assert r.verdict == "violated" and r.property == "undo-restores-every-revoke"
+    r = check("default", "examples/my_change.py:open-count-in-helper")
+    assert r.verdict == "holds"
