@@ -7,8 +7,9 @@ re-evaluates the properties to say whether the trace violates one.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from model.expr import variables
 from model.lang import ModelError
 from traces.trace import Trace, TraceStep
 
@@ -83,64 +84,145 @@ class ReplayResult:
     steps_replayed: int
     violation: tuple | None  # (property, kind, message) reached by the trace
     error: str = ""          # why a step did not fit
+    fix: bool = False        # the step was enabled but took another branch (how a fix shows)
+    path: list = field(default_factory=list)   # transition indices fired, in order
 
 
-def _why_blocked(m, s, tr) -> str:
-    """Explain a disabled step in kernel terms where we can (lock owners)."""
-    owners = m.v.owners
-    held = []
-    for x in m.vars:
-        if x.domain.names == owners and s[x.slot] != 0 and x.name.split("[")[0] in ("memory_lock", "resv", "dev_set->lock"):
-            held.append(f"{x.name} held by {owners[s[x.slot]]}")
-    return "; ".join(held) if held else "its guard is false"
+def _lock_phrase(m, x, val) -> str | None:
+    """``memory_lock[dev1] held for write by hot_reset`` for a held lock variable."""
+    base = x.name.split("[")[0]
+    if base == "memory_lock_readers" and val:
+        return f"{x.name.replace('_readers', '')} held for read"
+    if x.domain.names != m.v.owners or not val:
+        return None
+    who = m.v.owners[val]
+    if base == "memory_lock":
+        return f"{x.name} held for write by {who}"
+    return f"{x.name} held by {who}"
+
+
+def _why_blocked(m, s, cands) -> str:
+    """Explain why none of ``cands`` (branches of one step) is enabled in ``s``.
+
+    Held locks read by the guards come first ("memory_lock[dev1] held for
+    write by hot_reset"); otherwise the other state the guards wait for.
+    """
+    own = {tr.pc_slot for tr in cands}
+    read = []
+    for tr in cands:
+        for x in sorted(variables(tr.guard), key=lambda x: x.slot):
+            if x.slot not in own and x not in read:
+                read.append(x)
+    locks = [p for x in read if (p := _lock_phrase(m, x, s[x.slot]))]
+    if locks:
+        return "; ".join(locks)
+    waits = []
+    for x in read:
+        val = x.domain.show(s[x.slot])
+        if x.name.startswith("pc["):
+            waits.append(f"{x.name[3:-1]} is at {str(val).rsplit('/', 1)[-1]}")
+        else:
+            waits.append(f"{x.name} is {fmt(val)}")
+    return ("waits while " + ", ".join(waits[:4])) if waits else "its guard is false"
+
+
+def fmt(x) -> str:
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    return str(x)
+
+
+def _mismatch(shown: dict, recorded: dict, keys) -> list:
+    return [k for k in keys if shown.get(k) != recorded.get(k)]
+
+
+def _other_branch(m, tr, shown: dict, recorded: dict, keys, thread: str) -> str:
+    """How the enabled branch ``tr`` differs from the recorded step."""
+    what = tr.note or tr.choice or ""
+    pc = f"pc[{thread}]"
+    if shown.get(pc) != recorded.get(pc):
+        how = (f"it goes to {str(shown.get(pc)).rsplit('/', 1)[-1]}; "
+               f"the trace went to {str(recorded.get(pc)).rsplit('/', 1)[-1]}")
+    else:
+        diff = [k for k in _mismatch(shown, recorded, keys) if not k.startswith("pc[")]
+        how = "; ".join(f"{k} becomes {fmt(shown.get(k))}, the trace has {fmt(recorded.get(k))}"
+                        for k in diff[:2])
+    return f"{what} ({how})" if what and how else (what or how)
 
 
 def replay(trace: Trace, sem: Semantics) -> ReplayResult:
-    """Re-execute ``trace`` on ``sem``; check each step's recorded state."""
+    """Re-execute ``trace`` on ``sem``; check each step's recorded state.
+
+    On the trace's own variant every recorded state must be reproduced
+    exactly.  On another variant (a fix) only the variables both share are
+    compared, so a step stops the replay either because it is *not enabled*
+    (its guard is false: who holds the lock) or because it is enabled but the
+    variant *takes a different branch* (``fix=True``): that is how a fix shows.
+    """
     m = sem.model
     s = m.init
-    if trace.initial and m.show(s) != trace.initial:
-        diff = [k for k in trace.initial if m.show(s).get(k) != trace.initial[k]]
+    shown0 = m.show(s)
+    strict = m.variant == trace.variant and m.config.name == trace.config
+    if trace.initial:
+        keys = [k for k in shown0 if k in trace.initial]
+        if strict and set(shown0) != set(trace.initial):
+            extra = sorted(set(shown0) ^ set(trace.initial))
+            return ReplayResult(False, 0, None, "the trace's state variables differ from the model's"
+                                f" ({', '.join(extra[:3])})")
+    else:
+        keys = list(shown0)
+    if trace.initial and _mismatch(shown0, trace.initial, keys):
+        diff = _mismatch(shown0, trace.initial, keys)
         return ReplayResult(False, 0, None, "initial state differs from the model's"
-                            + (f" ({', '.join(diff[:3])})" if diff else ""))
+                            + f" ({', '.join(diff[:3])})")
+    path: list = []
+
+    def stop(k, msg, fix=False):
+        return ReplayResult(False, k - 1, None, f"step {k}: {msg}", fix, path)
+
     for k, st in enumerate(trace.steps, 1):
         try:
             th = m.thread(st.thread)
         except KeyError:
-            return ReplayResult(False, k - 1, None, f"step {k}: no thread {st.thread!r} in this config")
+            return stop(k, f"no thread {st.thread!r} in this config")
         cands = [tr for tr in m.transitions if tr.thread == st.thread and tr.label == st.label]
         if not cands:
-            return ReplayResult(False, k - 1, None,
-                                f"step {k}: {st.thread} has no step {st.label!r} in variant {m.variant}")
+            return stop(k, f"{st.thread} has no step {st.label!r} in variant {m.variant}", fix=True)
         here = th.pc.domain.names[s[th.pc.slot]]
         if here != st.label:
-            return ReplayResult(False, k - 1, None,
-                                f"step {k}: {st.step_label} not enabled: {st.thread} is at {here.rsplit('/', 1)[-1]}")
-        fired = None
+            return stop(k, f"{st.step_label} ({st.thread}) not enabled: "
+                           f"{st.thread} is at {here.rsplit('/', 1)[-1]}")
+        fired, other = None, None
         for tr in cands:
             try:
                 n = sem.enabled(s, tr.index)
             except ModelError as e:
-                return ReplayResult(False, k - 1, None, f"step {k}: {e}")
+                return stop(k, str(e))
             if n is None:
                 continue
-            if st.state and m.show(n) != st.state:
-                continue
-            if st.choice is not None and tr.choice != st.choice:
+            shown = m.show(n)
+            if (st.state and _mismatch(shown, st.state, keys)) or \
+                    (st.choice is not None and tr.choice != st.choice):
+                if other is None or (tr.choice == st.choice and other[0].choice != st.choice):
+                    other = (tr, shown)   # prefer the branch of the recorded choice
                 continue
             fired = (tr, n)
             break
         if fired is None:
-            tr = cands[0]
-            return ReplayResult(False, k - 1, None,
-                                f"step {k}: {st.step_label} ({st.thread}) not enabled: {_why_blocked(m, s, tr)}")
+            if other is not None:
+                tr, shown = other
+                return stop(k, f"{st.step_label} ({st.thread}) is enabled, but {m.variant} takes "
+                               f"a different branch here: "
+                               f"{_other_branch(m, tr, shown, st.state, keys, st.thread)}", fix=True)
+            return stop(k, f"{st.step_label} ({st.thread}) not enabled: {_why_blocked(m, s, cands)}")
         tr, n = fired
+        path.append(tr.index)
         v = violation_at(sem, s, fire=tr.index)
         if v:
-            return ReplayResult(True, k, v)
+            return ReplayResult(True, k, v, path=path)
         s = n
         v = violation_at(sem, s)
         if v and (v[1] != "deadlock" or k == len(trace.steps)):
             if k == len(trace.steps) or v[1] == "invariant":
-                return ReplayResult(True, k, v)
-    return ReplayResult(True, len(trace.steps), violation_at(sem, s))
+                return ReplayResult(True, k, v, path=path)
+    return ReplayResult(True, len(trace.steps), violation_at(sem, s), path=path)
