@@ -111,13 +111,18 @@ def check(config, variant, props, engine, max_states, max_seconds, as_json, trac
 @click.argument("trace_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--variant", "-v", default=None, help="Replay against this variant (default: the trace's).")
 @click.option("--config", "-c", default=None, help="Replay on this config (default: the trace's).")
-def replay(trace_file, variant, config):
+@click.option("--property", "-p", "props", multiple=True,
+              help="Check these properties (default: the one the trace violates; 'all' for every one).")
+def replay(trace_file, variant, config, props):
     """Re-execute a stored trace on the model and report what it violates."""
     from .replay import replay as do_replay
     from .run import build
     from .semantics import Semantics
     t = Trace.load(trace_file)
-    model, checks = build(config or t.config, variant or t.variant, None)
+    if not props:
+        props = [t.property] if t.property else []
+    names = None if "all" in props else list(props)
+    model, checks = build(config or t.config, variant or t.variant, names)
     rr = do_replay(t, Semantics(model, checks))
     name = f"{t.variant} trace on {model.variant}/{model.config.name}"
     if not rr.ok:
