@@ -18,6 +18,7 @@ ENTRY = {
     "importer": ("importer", lambda a: {"imp": a.target}),
     "close_fd": ("close_fd", lambda a: {"buf": a.target}),
     "close_device": ("vfio_pci_core_close_device", lambda a: {"vdev": a.target}),
+    "bar_fault": ("vfio_pci_mmap_huge_fault", lambda a: {"vdev": a.target}),
 }
 
 

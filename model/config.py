@@ -25,6 +25,7 @@ ACTOR_KINDS = {
     "importer": "importer",        # a dynamic dma-buf importer
     "close_fd": "buf",             # userspace closes the dma-buf fd
     "close_device": "dev",         # last close of the device fd
+    "bar_fault": "dev",            # a CPU page fault on an mmap of a BAR
 }
 INJECT_KEYS = {"ownership_fails", "reset_fails", "dma_buf_fd_fails",
                "config_write_fails"}
@@ -88,7 +89,8 @@ class Config:
         """Actors that hold device ``d``'s fd while they run (ioctls, config writes)."""
         out = []
         for a in self.actors:
-            if a.kind in ("ioctl_reset", "config_write", "config_flr", "hot_reset") and a.target == d:
+            if a.kind in ("ioctl_reset", "config_write", "config_flr", "hot_reset",
+                          "bar_fault") and a.target == d:
                 out.append(a)
             if a.kind == "feature_dma_buf" and self.bufs[a.target].dev == d:
                 out.append(a)
@@ -163,7 +165,8 @@ def parse_config(name: str, raw: dict) -> Config:
         if not devs[b.dev].open:
             raise ConfigError(f"{name}: buf {b.name} belongs to {devs[b.dev].name}, which is not open")
     for a in actors:
-        if a.kind in ("ioctl_reset", "config_write", "config_flr", "hot_reset", "close_device") \
+        if a.kind in ("ioctl_reset", "config_write", "config_flr", "hot_reset", "close_device",
+                      "bar_fault") \
                 and not devs[a.target].open:
             raise ConfigError(f"{name}: actor {a.name} needs {devs[a.target].name} open")
     return Config(name, raw.get("doc", ""), devs, bufs, imps, actors, inject)

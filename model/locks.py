@@ -25,6 +25,11 @@ def down_write(t, d) -> dict:
     return {t.v.memory_lock[d]: t.me}
 
 
+def zap_and_down_write(t, d) -> dict:
+    """``vfio_pci_zap_and_down_write_memory_lock``: take the lock, then zap the BAR PTEs."""
+    return {t.v.memory_lock[d]: t.me, t.v.bar_pte[d]: 0}
+
+
 def up_write(t, d) -> tuple[dict, Event]:
     return {t.v.memory_lock[d]: NONE}, Event("unlock", (t.v.memory_lock[d], t.me))
 

@@ -30,6 +30,7 @@ class Vars:
     vmem: Array              # PCI_COMMAND_MEMORY in the virtual config space
     memory_lock: Array       # owner of vdev->memory_lock held for write
     memory_lock_readers: Array
+    bar_pte: Array           # a CPU page-table entry maps a BAR of the device
     registration: Array      # vfio_device.refcount
     dev_set_lock: object     # owner of dev_set->lock
     # struct vfio_pci_dma_buf / struct dma_buf
@@ -83,7 +84,11 @@ def declare(sb: StateBuilder, cfg: Config) -> Vars:
         vconfig=sb.array("vconfig", dn, BOOL, [d.open for d in cfg.devices]),
         vmem=sb.array("vmem", dn, BOOL, [d.open and d.mem for d in cfg.devices]),
         memory_lock=sb.array("memory_lock", dn, owner, "none"),
-        memory_lock_readers=sb.array("memory_lock_readers", dn, INT(0, 1), 0),
+        memory_lock_readers=Array("memory_lock_readers", [
+            sb.var(f"memory_lock_readers[{d.name}]",
+                   INT(0, max(1, sum(a.kind == "bar_fault" and a.target == k for a in cfg.actors))), 0)
+            for k, d in enumerate(cfg.devices)]),
+        bar_pte=sb.array("bar_pte", dn, BOOL, 0),
         registration=Array("registration", [
             sb.var(f"registration[{d.name}]", INT(0, 1 + len(cfg.bufs_of(k))),
                    1 + sum(cfg.bufs[b].exists for b in cfg.bufs_of(k)))

@@ -265,3 +265,28 @@ def get_protocol(name: str | None) -> Protocol:
     except Exception as e:
         raise VariantError(f"variant {label}: {type(e).__name__}: {e}") from None
     return p
+
+
+@variant("unlocked-fault-check")
+def unlocked_fault_check(p: Protocol):
+    """Vivek v2's dmabuf fault pattern (protocol-facts §4.6) on a BAR fault: test, then lock.
+
+    The fault tests memory_enabled before taking memory_lock and does not
+    re-test under it, so a PFN can be inserted after a revoke and zap; the
+    mapping then survives the reset that follows.
+    """
+    def check_then_insert(t, vdev):
+        v = t.v
+        readers = v.memory_lock_readers[vdev]
+        return [
+            Step("down_read", [
+                Branch(v.memory_enabled(vdev), goto="vmf_insert_pfn",
+                       events=(Event("mem_enabled_eval", (vdev,)),), note="memory enabled (unlocked test)"),
+                Branch(~v.memory_enabled(vdev), goto="munmap",
+                       events=(Event("mem_enabled_eval", (vdev,)),), note="SIGBUS"),
+            ], "Test __vfio_pci_memory_enabled without memory_lock."),
+            step("vmf_insert_pfn", "Take memory_lock for read, insert the PFN without re-testing, up_read.",
+                 when=v.memory_lock[vdev] == 0, do={v.bar_pte[vdev]: 1, readers: readers}),
+        ]
+    p.delete_step("vfio_pci_mmap_huge_fault", "vmf_insert_pfn")
+    p.replace_step("vfio_pci_mmap_huge_fault", "down_read", check_then_insert)

@@ -9,7 +9,7 @@ vfio_basic_config_write() for PCI_COMMAND:
 from __future__ import annotations
 
 from .lang import Branch, Call, Event, NEXT, RETURN, Step, step
-from .locks import down_write, rwsem_write_free, up_write
+from .locks import down_write, rwsem_write_free, up_write, zap_and_down_write
 from .protocol import procedure
 from .vfio_pci_core import reset_function
 
@@ -29,7 +29,7 @@ def vfio_basic_config_write(t, vdev: int, mem: bool):
         write.append(Branch(goto="up_write", choice="write fails",
                             note="-EIO: up_write and return, no un-revoke on this path"))
     lock = ([step("zap_and_down_write", "MEM cleared: take memory_lock for write and zap the BAR mmaps.",
-                  when=rwsem_write_free(v, vdev), do=down_write(t, vdev)),
+                  when=rwsem_write_free(v, vdev), do=zap_and_down_write(t, vdev)),
              Call("revoke", "vfio_pci_dma_buf_move", {"vdev": vdev, "revoked": True})]
             if not mem else
             [step("down_write", "MEM set: take memory_lock for write.",

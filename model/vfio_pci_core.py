@@ -22,7 +22,7 @@ from __future__ import annotations
 from .expr import ENUM, TRUE, and_, ite
 from .lang import Branch, Call, DONE, Event, NEXT, RETURN, Step, step
 from .locks import (down_write, mutex_free, mutex_lock, mutex_unlock,
-                    rwsem_write_free, up_write)
+                    rwsem_write_free, up_write, zap_and_down_write)
 from .protocol import procedure
 
 SRC = "drivers/vfio/pci/vfio_pci_core.c"
@@ -48,7 +48,7 @@ def reset_function(t, vdev: int, who: str):
     return [
         step("zap_and_down_write",
              f"{who}: take memory_lock for write and zap the BAR mmaps.",
-             when=rwsem_write_free(v, vdev), do=down_write(t, vdev)),
+             when=rwsem_write_free(v, vdev), do=zap_and_down_write(t, vdev)),
         Call("revoke", "vfio_pci_dma_buf_move", {"vdev": vdev, "revoked": True}),
         Step("pci_try_reset_function", branches,
              "Reset the function (may fail, e.g. -EAGAIN), then test __vfio_pci_memory_enabled."),
@@ -122,7 +122,7 @@ def vfio_pci_dev_set_hot_reset(t):
              "Check the device is owned by the caller, then down_write_trylock its memory_lock; break on failure."),
         Call("revoke", "vfio_pci_dma_buf_move", {"vdev": cur - 1, "revoked": True}),
         step("vfio_pci_zap_bars", "Zap the device's BAR mmaps and advance vdev to the next entry (or the head).",
-             do={cur: ite(cur == n, 0, cur + 1)}, goto="down_write_trylock"),
+             do={cur: ite(cur == n, 0, cur + 1), v.bar_pte[cur - 1]: 0}, goto="down_write_trylock"),
         Step("pci_reset_bus", reset_bus,
              "Set every device to D0 and reset the bus; then vdev = list_last_entry()."),
         Step("err_undo", undo,
@@ -131,6 +131,26 @@ def vfio_pci_dev_set_hot_reset(t):
         Step("up_write", release, "up_write(&vdev->memory_lock) and step to the previous entry."),
         step("mutex_unlock", "Drop the runtime PM references and release dev_set->lock.",
              do=unlock, events=(uev,), goto=RETURN),
+    ]
+
+
+@procedure("vfio_pci_mmap_huge_fault", f"{SRC}:vfio_pci_mmap_huge_fault")
+def vfio_pci_mmap_huge_fault(t, vdev: int):
+    """A CPU touches an mmap of a BAR: map the PFN if memory is enabled, else SIGBUS."""
+    v = t.v
+    readers = v.memory_lock_readers[vdev]
+    ev = (Event("mem_enabled_eval", (vdev,)), Event("unlock_read", (vdev,)))
+    return [
+        step("down_read", "Take memory_lock for read (waits while a writer holds it).",
+             when=v.memory_lock[vdev] == 0, do={readers: readers + 1}),
+        Step("vmf_insert_pfn", [
+            Branch(v.memory_enabled(vdev), {v.bar_pte[vdev]: 1, readers: readers - 1},
+                   events=ev, note="memory enabled: insert the PFN"),
+            Branch(~v.memory_enabled(vdev), {readers: readers - 1}, events=ev,
+                   note="memory disabled: VM_FAULT_SIGBUS"),
+        ], "Under the read lock insert the BAR PFN if memory is enabled (else SIGBUS), then up_read."),
+        step("munmap", "Userspace unmaps the BAR: its PTEs go and the VMA drops its device-file reference.",
+             do={v.bar_pte[vdev]: 0}, goto=RETURN, source="mm/vma.c:do_vmi_munmap"),
     ]
 
 

@@ -37,6 +37,7 @@ class Witness:
     name: str
     state: Callable | None = None          # fn(m) -> Expr
     event: tuple | None = None             # (kind, fn(m, *args) -> Expr over the pre-state)
+    applies: Callable | None = None        # fn(m) -> bool: does this config have the situation at all
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,8 @@ def compile_checks(m, props) -> Checks:
                     if not (e is TRUE):
                         asserts.setdefault(tr.index, []).append((p.name, e))
         for w in p.witnesses:
+            if w.applies is not None and not w.applies(m):
+                continue
             wid = f"{p.name}/{w.name}"
             wits.append((wid, p.name))
             if w.state:

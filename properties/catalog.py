@@ -6,6 +6,10 @@ from model.expr import FALSE, TRUE, and_, implies, or_
 from . import Property, Witness, each, some
 
 
+def _has_hot_reset(m):
+    return bool(m.config.actors_of_kind("hot_reset"))
+
+
 def _bufs(m, d):
     return m.config.bufs_of(d)
 
@@ -32,7 +36,7 @@ def _nb(m):
 
 def _reset_safe(m, d):
     v = m.v
-    return each(d, _nd(m), lambda k: and_(*[
+    return each(d, _nd(m), lambda k: and_(~v.bar_pte[k], *[
         implies(v.reachable(b), and_(v.revoked[b], _quiet(m, b))) for b in _bufs(m, k)]))
 
 
@@ -42,14 +46,38 @@ NO_MAPPING_SURVIVES_RESET = Property(
 
     At every function reset (VFIO_DEVICE_RESET, config-space FLR,
     vfio_pci_core_disable) and at pci_reset_bus for every device of the
-    dev_set, every buf of the device that some file still references is
-    revoked, and none of its importers holds a mapping or has DMA in flight.
+    dev_set, no CPU page-table entry maps its BARs, every buf of the device
+    that some file still references is revoked, and none of its importers
+    holds a mapping or has DMA in flight.
     """,
     events={"hw_reset": _reset_safe},
     witnesses=(
         Witness("reset-with-importer-attached", event=("hw_reset", lambda m, d: some(
             d, _nd(m), lambda k: or_(*[m.v.attached[i] for b in _bufs(m, k) for i in _imps(m, b)])))),
         Witness("importer-mapped", state=lambda m: or_(*[m.v.mapped[i] for i in range(len(m.config.importers))])),
+        Witness("bar-pte-mapped", state=lambda m: or_(*[m.v.bar_pte[d] for d in range(_nd(m))]),
+                applies=lambda m: bool(m.config.actors_of_kind("bar_fault"))),
+    ),
+)
+
+
+# --- no-cpu-mapping-while-disabled -------------------------------------------
+
+NO_CPU_MAPPING_WHILE_DISABLED = Property(
+    "no-cpu-mapping-while-disabled",
+    """No CPU page-table entry maps a BAR while its memory decode is off.
+
+    A BAR mmap fault inserts a PFN only under memory_lock(R) after testing
+    __vfio_pci_memory_enabled, and every path that clears decode zaps under
+    memory_lock(W) first, so a PTE never outlives the enabled state
+    (CVE-2020-12888: access to disabled MMIO).
+    """,
+    invariant=lambda m: and_(*[implies(m.v.bar_pte[d], m.v.E(d)) for d in range(_nd(m))]),
+    witnesses=(
+        Witness("bar-pte-mapped", state=lambda m: or_(*[m.v.bar_pte[d] for d in range(_nd(m))]),
+                applies=lambda m: bool(m.config.actors_of_kind("bar_fault"))),
+        Witness("decode-off", state=lambda m: or_(*[and_(m.v.open[d], ~m.v.vmem[d])
+                                                    for d in range(_nd(m))])),
     ),
 )
 
@@ -77,7 +105,7 @@ UNDO_RESTORES_EVERY_REVOKE = Property(
             d, _nd(m), lambda k: and_(m.v.E(k), or_(*[m.v.live(b) for b in _bufs(m, k)]))))),
         Witness("hot-reset-breaks-after-revoking", event=("hot_reset_break", lambda m, k: or_(*[
             and_(m.v.live(b), m.v.revoked[b], m.v.E(m.config.bufs[b].dev))
-            for b in range(_nb(m)) if m.config.bufs[b].dev < k]))),
+            for b in range(_nb(m)) if m.config.bufs[b].dev < k])), applies=_has_hot_reset),
     ),
 )
 
@@ -133,13 +161,15 @@ LOCK_DISCIPLINE = Property(
     dmabuf->resv: an up_write/mutex_unlock/dma_resv_unlock is done by the
     owner, and a finished thread (ioctl returned, importer detached) owns none.
     """,
-    invariant=lambda m: and_(*[implies(t.pc == 0, ~_owned_by(m, t.name)) for t in m.threads]),
+    invariant=lambda m: and_(*[implies(t.pc == 0, ~_owned_by(m, t.name)) for t in m.threads],
+                             *[implies(and_(*[t.pc == 0 for t in m.threads if t.kind == "bar_fault"]),
+                                       m.v.memory_lock_readers[d] == 0) for d in range(_nd(m))]),
     events={"unlock": lambda m, owner, me: owner == me},
     witnesses=(
-        Witness("two-memory-locks-held", state=lambda m: or_(*[
+        Witness("two-memory-locks-held", applies=_has_hot_reset, state=lambda m: or_(*[
             and_(m.v.memory_lock[a] == m.v.memory_lock[b], m.v.memory_lock[a] != 0)
             for a in range(_nd(m)) for b in range(a + 1, _nd(m))]) if _nd(m) > 1 else FALSE),
-        Witness("trylock-contended", event=("trylock_fail", lambda m, k: TRUE)),
+        Witness("trylock-contended", event=("trylock_fail", lambda m, k: TRUE), applies=_has_hot_reset),
         Witness("memory-lock-held", state=lambda m: or_(*[x != 0 for x in m.v.memory_lock])),
     ),
     explain=_explain_locks,
@@ -158,7 +188,8 @@ NO_UNOPENED_VCONFIG_ACCESS = Property(
     """,
     events={"mem_enabled_eval": lambda m, d: each(d, _nd(m), lambda k: m.v.vconfig[k])},
     witnesses=(
-        Witness("err-undo-visits-unopened", event=("err_undo_visit", lambda m, k: ~m.v.open[k])),
+        Witness("err-undo-visits-unopened", event=("err_undo_visit", lambda m, k: ~m.v.open[k]),
+                applies=lambda m: _has_hot_reset(m) and not all(d.open for d in m.config.devices)),
         Witness("memory-enabled-evaluated", event=("mem_enabled_eval", lambda m, d: TRUE)),
     ),
 )
@@ -219,7 +250,7 @@ REFCOUNTS = Property(
     },
     at_end=_nothing_leaked,
     witnesses=(
-        Witness("buf-freed", state=lambda m: or_(*[m.v.phase[b] == "freed" for b in range(_nb(m))])),
+        Witness("buf-freed", applies=lambda m: bool(m.config.actors_of_kind("close_fd")), state=lambda m: or_(*[m.v.phase[b] == "freed" for b in range(_nb(m))])),
         Witness("kref-drained", state=lambda m: or_(*[m.v.comp[b] for b in range(_nb(m))])),
     ),
     explain=_explain_refs,
@@ -254,5 +285,5 @@ DEADLOCK_FREE = Property(
 )
 
 
-ALL = [NO_MAPPING_SURVIVES_RESET, UNDO_RESTORES_EVERY_REVOKE, REVOKED_MEANS_UNMAPPED,
+ALL = [NO_MAPPING_SURVIVES_RESET, NO_CPU_MAPPING_WHILE_DISABLED, UNDO_RESTORES_EVERY_REVOKE, REVOKED_MEANS_UNMAPPED,
        LOCK_DISCIPLINE, NO_UNOPENED_VCONFIG_ACCESS, REFCOUNTS, DEADLOCK_FREE]

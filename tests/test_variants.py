@@ -13,13 +13,18 @@ KNOWN = {
     "flr-revoke-typo": "undo-restores-every-revoke",
     "no-wait-for-unmap": "revoked-means-unmapped",
 }
+KNOWN_MMAP = {
+    "unlocked-fault-check": "no-cpu-mapping-while-disabled",
+}
 
 
-@pytest.mark.parametrize("variant, prop", KNOWN.items())
-def test_variant_is_violated_and_upstream_does_not_follow_its_trace(variant, prop):
-    r = check("default", variant, [prop])
+@pytest.mark.parametrize("config, variant, prop",
+                         [("default", v, p) for v, p in KNOWN.items()]
+                         + [("mmap", v, p) for v, p in KNOWN_MMAP.items()])
+def test_variant_is_violated_and_upstream_does_not_follow_its_trace(config, variant, prop):
+    r = check(config, variant, [prop])
     assert r.verdict == "violated" and r.property == prop
-    model, checks = build("default", "upstream", [prop])
+    model, checks = build(config, "upstream", [prop])
     rr = replay(r.trace, Semantics(model, checks))
     # upstream either refuses a step of the trace or runs it without violating
     assert (not rr.ok) or rr.violation is None, rr

@@ -1,10 +1,13 @@
-"""Render a trace as text that fits a mailing-list reply.
+"""Render a trace as text that fits a mailing-list reply (80 columns).
 
-One line per step: number, thread, ``function:label`` of the kernel, the
-choice taken, then the state fields that changed (pcs left out), wrapped to
-80 columns with a hanging indent.
+A header says what is violated and the initial value of every variable the
+trace changes; then one line per step: number, thread, the kernel
+``function:label``, the choice taken, the fields that changed with their new
+value (pcs left out, the thread's own locals without the thread prefix) and
+the branch note.  A step whose fields do not fit continues on indented
+lines, so a reply can quote any range of steps without losing columns.
 
-    07 hot_reset  vfio_pci_dev_set_hot_reset:err_undo  revoked[buf0] true->false
+    07 hot_reset  vfio_pci_dev_set_hot_reset:err_undo  revoked[buf0]=false
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import textwrap
 
 from .trace import Trace
 
-__all__ = ["render_text", "fmt_value"]
+__all__ = ["render_text", "fmt_value", "changed_fields", "shown_name"]
 
 
 def fmt_value(x) -> str:
@@ -21,32 +24,59 @@ def fmt_value(x) -> str:
     return str(x)
 
 
-def _changes(step) -> str:
-    parts = [f"{k} {fmt_value(a)}->{fmt_value(b)}" for k, (a, b) in step.changes.items()
-             if not k.startswith("pc[") and "." not in k.split("[")[0]]
-    return ", ".join(parts)
+def shown_name(name: str, thread: str | None = None) -> str:
+    """``hot_reset.vdev`` is shown as ``vdev`` in a step of ``hot_reset``."""
+    if thread and name.startswith(thread + "."):
+        return name[len(thread) + 1:]
+    return name
+
+
+def changed_fields(step) -> list[tuple[str, object, object]]:
+    """(name, old, new) of the fields a step changed, pcs left out."""
+    return [(k, a, b) for k, (a, b) in step.changes.items() if not k.startswith("pc[")]
+
+
+def _initially(trace: Trace) -> str:
+    seen: dict = {}
+    for s in trace.steps:
+        for k, a, _ in changed_fields(s):
+            seen.setdefault(k, a)
+    return ", ".join(f"{k}={fmt_value(a)}" for k, a in seen.items())
+
+
+def _wrap(text: str, width: int, indent: str = "  ") -> list[str]:
+    return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent,
+                         break_on_hyphens=False, break_long_words=False) or [indent.rstrip()]
+
+
+def step_line(k: int, s, tw: int) -> str:
+    """The one line of step ``k`` (unwrapped)."""
+    head = f"{k:02d} {s.thread:<{tw}}  {s.step_label}"
+    if s.choice:
+        head += f" [{s.choice}]"
+    ch = " ".join(f"{shown_name(n, s.thread)}={fmt_value(b)}" for n, _, b in changed_fields(s))
+    note = f"({s.note})" if s.note else ""
+    return "  ".join(x for x in (head, ch, note) if x)
 
 
 def render_text(trace: Trace, *, width: int = 80, header: bool = True) -> str:
+    """The trace as plain text no wider than ``width`` (long names excepted)."""
     out = []
     if header:
-        what = f"{trace.property}" if trace.property else trace.kind
-        out.append(f"revoke-check: {trace.variant} on config {trace.config}: {what} violated "
-                   f"({trace.engine}, {len(trace.steps)} steps)")
-        out += textwrap.wrap(trace.message, width, initial_indent="  ", subsequent_indent="  ")
+        what = trace.property or trace.kind
+        threads = list(dict.fromkeys(s.thread for s in trace.steps))
+        out += _wrap(f"revoke-check: {trace.variant} on config {trace.config}: {what} "
+                     f"violated ({trace.engine}, {len(trace.steps)} steps, "
+                     f"{len(threads)} threads)", width, "")
+        out += _wrap(trace.message, width)
+        init = _initially(trace)
+        if init:
+            out += _wrap(f"initially: {init}", width)
         out.append("")
-    tw = max([len(s.thread) for s in trace.steps] + [6])
+    tw = min(max([len(s.thread) for s in trace.steps] + [6]), 20)
+    indent = " " * (tw + 5)
     for k, s in enumerate(trace.steps, 1):
-        lbl = s.step_label
-        head = f"{k:02d} {s.thread:<{tw}}  {lbl}"
-        extra = []
-        if s.choice:
-            extra.append(f"[{s.choice}]")
-        if s.note:
-            extra.append(f"({s.note})")
-        ch = _changes(s)
-        body = " ".join(extra + ([ch] if ch else []))
-        line = f"{head}  {body}".rstrip()
-        out += textwrap.wrap(line, width, subsequent_indent=" " * (tw + 5),
-                             break_on_hyphens=False) or [line]
+        line = step_line(k, s, tw)
+        out += textwrap.wrap(line, width, subsequent_indent=indent, break_on_hyphens=False,
+                             break_long_words=False) or [line]
     return "\n".join(out)
