@@ -87,12 +87,22 @@ def print_result(r: Result, as_json: bool):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--trace-out", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Save the counterexample trace as JSON.")
-def check(config, variant, props, engine, max_states, max_seconds, as_json, trace_out):
+@click.option("--junit", "junit_out", type=click.Path(dir_okay=False), default=None,
+              help="Write JUnit XML: one test case per property (each property is checked on its own).")
+@click.option("--sarif", "sarif_out", type=click.Path(dir_okay=False), default=None,
+              help="Write SARIF 2.1.0: one result per violated property (each checked on its own).")
+@click.option("--kernel-src", type=click.Path(file_okay=False, exists=True), default=None,
+              help="Kernel tree root: SARIF locations get the line of each function.")
+def check(config, variant, props, engine, max_states, max_seconds, as_json, trace_out,
+          junit_out, sarif_out, kernel_src):
     """Check properties of a variant on a config."""
     from .run import ENGINES, check as run_check
     if engine not in ENGINES:
         raise click.BadParameter(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})",
                                  param_hint="--engine")
+    if junit_out or sarif_out:
+        _check_with_reports(config, variant, list(props), engine, max_states, max_seconds,
+                            as_json, trace_out, junit_out, sarif_out, kernel_src)
     progress = None
     if not as_json and sys.stderr.isatty():
         def progress(n, done, secs):
@@ -134,6 +144,143 @@ def replay(trace_file, variant, config, props):
         sys.exit(EXIT["violated"])
     click.echo(f"{name}: replays all {rr.steps_replayed} steps without violating any property")
     sys.exit(EXIT["holds"])
+
+
+# --- CI gates: reports, gate, coverage (issue 5) ------------------------------------
+
+def _check_with_reports(config, variant, props, engine, max_states, max_seconds, as_json,
+                        trace_out, junit_out, sarif_out, kernel_src):
+    """``check --junit/--sarif``: every property on its own, one Result each, then the reports."""
+    from .reports import ReportError, check_each, worst_exit, write_reports
+    results = check_each(config, variant, props, engine=engine, max_states=max_states,
+                         max_seconds=max_seconds)
+    try:
+        write_reports(results, junit=junit_out, sarif=sarif_out, kernel_src=kernel_src)
+    except ReportError as e:
+        click.echo(f"revoke-check: error: {e}", err=True)
+        sys.exit(2)
+    violated = [r for r in results if r.trace is not None]
+    if trace_out and violated:
+        min(violated, key=lambda r: len(r.trace)).trace.save(trace_out)
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in results], indent=1))
+    else:
+        for r in results:
+            click.echo(f"{r.properties[0]:<28} {summary_line(r)}")
+        for r in violated:
+            click.echo("")
+            click.echo(render_text(r.trace))
+    sys.exit(worst_exit(results))
+
+
+def _fail2(msg: str):
+    click.echo(f"revoke-check: error: {msg}", err=True)
+    sys.exit(2)
+
+
+@main.command()
+@click.option("--manifest", "-m", "manifest", type=click.Path(dir_okay=False), default=None,
+              help="Manifest of expected results (default: the project's manifest.toml).")
+@click.option("--variant", "-v", default=None,
+              help="Check this variant (name or FILE.py:NAME) wherever the manifest says upstream.")
+@click.option("--coverage", "coverage_configs", multiple=True, metavar="CONFIG",
+              help="Also run the coverage gate of upstream on CONFIG (repeatable).")
+@click.option("--allow", type=click.Path(dir_okay=False), default=None,
+              help="Coverage allow-list and targets (default: coverage.toml beside the manifest).")
+@click.option("--no-coverage", is_flag=True, help="Skip the coverage targets of the allow-list file.")
+@click.option("--junit", "junit_out", type=click.Path(dir_okay=False), default=None,
+              help="Write JUnit XML: one test case per manifest entry and coverage target.")
+def gate(manifest, variant, coverage_configs, allow, no_coverage, junit_out):
+    """Run every manifest entry (and coverage target); exit 1 on any difference.
+
+    Prints expected vs actual for every difference: a verdict, violated
+    property, distinct-state count or trace length that moved, a known bug no
+    longer caught, a step that never fires or a witness never reached.
+    """
+    from .coverage import CoverageError
+    from .gate import GateError, gate_cases, run_gate
+    from .report_junit import junit_xml_cases
+
+    def show(o):
+        for line in o.lines():
+            click.echo(line)
+
+    try:
+        outcomes = run_gate(manifest, variant=variant, coverage_configs=coverage_configs,
+                            allow=allow, use_coverage_file=not no_coverage, on_outcome=show)
+    except (GateError, CoverageError) as e:
+        _fail2(str(e))
+    bad = [o for o in outcomes if not o.ok]
+    if junit_out:
+        try:
+            with open(junit_out, "w") as f:
+                f.write(junit_xml_cases(gate_cases(outcomes), name="revoke-check gate"))
+        except OSError as e:
+            _fail2(f"cannot write {junit_out}: {e.strerror}")
+    click.echo("")
+    if bad:
+        click.echo(f"gate: FAILED: {len(bad)} of {len(outcomes)} differ from what is expected:")
+        for o in bad:
+            name = o.entry.name if hasattr(o, "entry") else o.name
+            click.echo(f"  {name}")
+        sys.exit(1)
+    click.echo(f"gate: passed: {len(outcomes)} of {len(outcomes)} as expected")
+    sys.exit(0)
+
+
+@main.command("coverage")
+@click.option("--config", "-c", default="default", show_default=True, help="Named config.")
+@click.option("--variant", "-v", default="upstream", show_default=True,
+              help="Variant name, or FILE.py:NAME.")
+@click.option("--fail-unfired", is_flag=True,
+              help="Exit 1 on a step that never fires or a witness never reached, unless the "
+                   "allow-list gives the reason.")
+@click.option("--allow", type=click.Path(dir_okay=False), default=None,
+              help="Allow-list file (default: the project's coverage.toml).")
+@click.option("--max-states", type=click.IntRange(1), default=None, help="Stop (incomplete) after N states.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def coverage_cmd(config, variant, fail_unfired, allow, max_states, as_json):
+    """Per-step firing counts over the whole state space, and witnesses reached."""
+    from .coverage import COVERAGE_FILE, AllowList, CoverageError, coverage, judge, load_allow
+    try:
+        allow_list = load_allow(allow) if allow else (
+            load_allow(COVERAGE_FILE) if COVERAGE_FILE.exists() else AllowList())
+    except CoverageError as e:
+        _fail2(str(e))
+    cov = coverage(config, variant, max_states=max_states)
+    v = judge(cov, allow_list)
+    if as_json:
+        d = cov.to_json()
+        d["not_explained"] = v.problems()
+        d["allowed"] = {(x.key if hasattr(x, "key") else x): a.reason for a, x in v.allowed}
+        click.echo(json.dumps(d, indent=1))
+    else:
+        fired = sum(1 for s in cov.steps if s.fired)
+        click.echo(f"{cov.variant} on {cov.config}: {fired} of {len(cov.steps)} steps fire; "
+                   f"{cov.distinct_states} distinct states, {cov.transitions} transitions, "
+                   f"{cov.seconds:.2f}s" + ("" if cov.complete else f" -- INCOMPLETE: {cov.reason}"))
+        allowed = {id(x): a for a, x in v.allowed}
+        for s in cov.steps:
+            mark = ""
+            if not s.fired:
+                mark = "   <- never fires" + (" (allowed)" if id(s) in allowed else "")
+            click.echo(f"  {s.count:>7}  {s.key}{mark}")
+        click.echo("witnesses:")
+        for w, ok in cov.witnesses.items():
+            click.echo(f"  {'reached' if ok else 'NEVER  '}  {w}")
+        if v.allowed:
+            click.echo("explained by the allow-list:")
+            for a, x in v.allowed:
+                click.echo(f"  {x.key if hasattr(x, 'key') else x}")
+                click.echo(f"      {' '.join(a.reason.split())}")
+        probs = v.problems()
+        if probs:
+            click.echo("not explained:")
+            for p in probs:
+                click.echo(f"  {p}")
+    if not cov.complete:
+        sys.exit(3)
+    sys.exit(1 if fail_unfired and not v.ok else 0)
 
 
 if __name__ == "__main__":
