@@ -230,6 +230,7 @@ def load_variant_file(spec: str):
     if not fp.is_file():
         raise VariantError(f"variant file {path} not found")
     modname = f"revoke_check_user_variant_{abs(hash(str(fp.resolve()))) % 10**8}"
+    registered = dict(VARIANTS)  # a user's @variant must not join the built-in list
     try:
         spec_ = importlib.util.spec_from_file_location(modname, fp)
         mod = importlib.util.module_from_spec(spec_)
@@ -237,6 +238,9 @@ def load_variant_file(spec: str):
         spec_.loader.exec_module(mod)
     except Exception as e:  # a user's file: report it, don't crash
         raise VariantError(f"variant file {path}: {type(e).__name__}: {e}") from None
+    finally:
+        VARIANTS.clear()
+        VARIANTS.update(registered)
     fns = {getattr(f, "variant_name", None): f for f in vars(mod).values() if callable(f)}
     fn = fns.get(name) or getattr(mod, name, None)
     if fn is None or not callable(fn):
@@ -269,9 +273,10 @@ def get_protocol(name: str | None) -> Protocol:
 
 @variant("unlocked-fault-check")
 def unlocked_fault_check(p: Protocol):
-    """Vivek v2's dmabuf fault pattern (protocol-facts §4.6) on a BAR fault: test, then lock.
+    """Synthetic: Vivek v2's dmabuf-fault bug (protocol-facts §4.6) moved onto the BAR fault.
 
-    The fault tests memory_enabled before taking memory_lock and does not
+    Not a historical version of the BAR fault; it shows the read side is
+    checked.  The fault tests memory_enabled before taking memory_lock and does not
     re-test under it, so a PFN can be inserted after a revoke and zap; the
     mapping then survives the reset that follows.
     """
@@ -290,3 +295,38 @@ def unlocked_fault_check(p: Protocol):
         ]
     p.delete_step("vfio_pci_mmap_huge_fault", "vmf_insert_pfn")
     p.replace_step("vfio_pci_mmap_huge_fault", "down_read", check_then_insert)
+
+
+@variant("fd-fail-double-unwind")
+def fd_fail_double_unwind(p: Protocol):
+    """5d74781ebc86 .. e98137f0a874 (v6.19 .. v7.0-rc5): dma_buf_fd failure unwinds twice.
+
+    After dma_buf_put() the error path fell through to put_registration and
+    kfree(priv) although the deferred dma_buf_release still runs: the
+    registration is put twice and priv is freed while still on vdev->dmabufs.
+    Fixed by "vfio/pci: Fix double free in dma-buf feature".
+    """
+    def fd(t, buf):
+        v, d = t.v, t.cfg.bufs[buf].dev
+        return Step("dma_buf_fd", [
+            Branch(TRUE, {v.has_fd[buf]: 1}, goto=DONE, choice="fd installed"),
+            Branch(TRUE, {v.f_count[buf]: v.f_count[buf] - 1,
+                          v.registration[d]: v.registration[d] - 1, v.phase[buf]: "freed"},
+                   goto=DONE, choice="fd table full",
+                   events=(Event("fput", (buf,)), Event("put_registration", (d,))),
+                   note="-EMFILE: dma_buf_put, then put_registration and kfree(priv) as well"),
+        ], "Install the dma-buf file in the fd table; on failure unwind everything.")
+    p.replace_step("vfio_pci_core_feature_dma_buf", "dma_buf_fd", fd)
+
+
+@variant("disable-before-cleanup")
+def disable_before_cleanup(p: Protocol):
+    """Leon v1..v5: close_device called vfio_pci_core_disable() before the dma-buf cleanup.
+
+    The function reset in disable runs while the bufs are still live and not
+    revoked, so an importer can be mapped across it.
+    """
+    close = "vfio_pci_core_close_device"
+    p.delete_step(close, "cleanup")
+    p.insert_after(close, "vfio_pci_core_disable",
+                   lambda t, vdev: Call("cleanup", "vfio_pci_dma_buf_cleanup", {"vdev": vdev}))

@@ -55,14 +55,15 @@ def vfio_pci_dma_buf_move(t, vdev, revoked: bool):
         on_list = and_(TRUE if static else const(cfg.bufs[b].dev) == vdev,
                        v.phase[b] == "listed")
         live = and_(on_list, v.f_count[b] > 0)
+        held = (Event("move_locked", (vdev, t.me)),) if n == 0 else ()
         out.append(Step(f"get_file_active({bn})", [
-            Branch(~on_list, goto=nxt, note="not on vdev->dmabufs"),
-            Branch(and_(on_list, v.f_count[b] == 0), goto=nxt,
+            Branch(~on_list, goto=nxt, note="not on vdev->dmabufs", events=held),
+            Branch(and_(on_list, v.f_count[b] == 0), goto=nxt, events=held,
                    note="get_file_active() failed: release pending"),
-            Branch(and_(live, v.revoked[b] == int(revoked)), goto=nxt,
+            Branch(and_(live, v.revoked[b] == int(revoked)), goto=nxt, events=held,
                    note="already revoked" if revoked else "not revoked"),
             Branch(and_(live, v.revoked[b] != int(revoked)),
-                   {v.f_count[b]: v.f_count[b] + 1}, events=(use(b),)),
+                   {v.f_count[b]: v.f_count[b] + 1}, events=held + (use(b),)),
         ], "Take a file reference on the next buf of vdev->dmabufs unless its release is pending."))
         if revoked:
             out += [
@@ -101,7 +102,8 @@ def vfio_pci_dma_buf_move(t, vdev, revoked: bool):
                      do={v.revoked[b]: 0, **fput(v, b)[0]},
                      events=(fput(v, b)[1], use(b)), goto=nxt),
             ]
-    return out or [step("empty", "vdev->dmabufs is empty for this device.", goto=RETURN)]
+    return out or [step("empty", "vdev->dmabufs is empty for this device.", goto=RETURN,
+                        events=(Event("move_locked", (vdev, t.me)),))]
 
 
 @procedure("vfio_pci_dma_buf_cleanup", f"{SRC}:vfio_pci_dma_buf_cleanup")
@@ -160,9 +162,8 @@ def vfio_pci_dma_buf_release(t, buf: int):
     return [
         step("idle",
              "The last fput() queued __fput(); dma_buf_release runs later from task work.",
-             when=and_(v.f_count[buf] == 0,
-                       or_(v.phase[buf] == "exported", v.phase[buf] == "listed",
-                           v.phase[buf] == "unlisted"))),
+             when=and_(v.f_count[buf] == 0, v.phase[buf] != "none"),
+             source="drivers/dma-buf/dma-buf.c:dma_buf_release"),
         Step("vfio_pci_dma_buf_release", [
             Branch(and_(v.priv_vdev[buf], rwsem_write_free(v, d)),
                    {v.phase[buf]: "freed", v.priv_vdev[buf]: 0,

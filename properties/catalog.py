@@ -160,11 +160,14 @@ LOCK_DISCIPLINE = Property(
     Covers vdev->memory_lock (rwsem, write side), dev_set->lock and every
     dmabuf->resv: an up_write/mutex_unlock/dma_resv_unlock is done by the
     owner, and a finished thread (ioctl returned, importer detached) owns none.
+    vfio_pci_dma_buf_move runs only with the device's memory_lock held for
+    write by the caller (its lockdep_assert_held_write).
     """,
     invariant=lambda m: and_(*[implies(t.pc == 0, ~_owned_by(m, t.name)) for t in m.threads],
                              *[implies(and_(*[t.pc == 0 for t in m.threads if t.kind == "bar_fault"]),
                                        m.v.memory_lock_readers[d] == 0) for d in range(_nd(m))]),
-    events={"unlock": lambda m, owner, me: owner == me},
+    events={"unlock": lambda m, owner, me: owner == me,
+            "move_locked": lambda m, d, me: each(d, _nd(m), lambda k: m.v.memory_lock[k] == me)},
     witnesses=(
         Witness("two-memory-locks-held", applies=_has_hot_reset, state=lambda m: or_(*[
             and_(m.v.memory_lock[a] == m.v.memory_lock[b], m.v.memory_lock[a] != 0)

@@ -12,6 +12,8 @@ KNOWN = {
     "v5-dma-buf-fd-leak": "refcounts",
     "flr-revoke-typo": "undo-restores-every-revoke",
     "no-wait-for-unmap": "revoked-means-unmapped",
+    "fd-fail-double-unwind": "refcounts",
+    "disable-before-cleanup": "no-mapping-survives-reset",
 }
 KNOWN_MMAP = {
     "unlocked-fault-check": "no-cpu-mapping-while-disabled",
@@ -45,3 +47,22 @@ def test_user_variant_file(tmp_path):
     assert r.verdict == "violated" and r.property == "undo-restores-every-revoke"
     r = check("default", "examples/my_change.py:open-count-in-helper")
     assert r.verdict == "holds"
+
+
+def test_move_without_memory_lock_is_a_lock_discipline_violation():
+    from model.lang import Call
+    from model.protocol import upstream
+    from model.config import get_config
+    from properties import compile_checks, get_properties
+    from revoke_check.explicit import explore
+    p = upstream().copy("unlocked-move")
+    # VFIO_DEVICE_RESET without taking memory_lock (the step still zaps nothing and holds nothing)
+    from model.lang import RETURN, step
+    p.replace_step("vfio_pci_ioctl_reset", "zap_and_down_write",
+                   lambda t, vdev: step("zap_and_down_write", "Forgets to take memory_lock at all."))
+    p.replace_step("vfio_pci_ioctl_reset", "up_write",
+                   lambda t, vdev: step("up_write", "Nothing to release.", goto=RETURN))
+    m = p.build(get_config("minimal"))
+    r = explore(m, compile_checks(m, get_properties(["lock-discipline"])))
+    assert r.verdict == "violated" and r.property == "lock-discipline"
+    assert r.trace.steps[-1].step_label.startswith("vfio_pci_dma_buf_move:get_file_active")
