@@ -44,9 +44,9 @@ def _initially(trace: Trace) -> str:
     return ", ".join(f"{k}={fmt_value(a)}" for k, a in seen.items())
 
 
-def _wrap(text: str, width: int, indent: str = "  ") -> list[str]:
+def _wrap(text: str, width: int, indent: str = "  ", *, split_long: bool = False) -> list[str]:
     return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent,
-                         break_on_hyphens=False, break_long_words=False) or [indent.rstrip()]
+                         break_on_hyphens=False, break_long_words=split_long) or [indent.rstrip()]
 
 
 def step_line(k: int, s, tw: int) -> str:
@@ -67,8 +67,8 @@ def render_text(trace: Trace, *, width: int = 80, header: bool = True) -> str:
         threads = list(dict.fromkeys(s.thread for s in trace.steps))
         out += _wrap(f"revoke-check: {trace.variant} on config {trace.config}: {what} "
                      f"violated ({trace.engine}, {len(trace.steps)} steps, "
-                     f"{len(threads)} threads)", width, "")
-        out += _wrap(trace.message, width)
+                     f"{len(threads)} thread{'' if len(threads) == 1 else 's'})", width, "")
+        out += _wrap(trace.message, width, split_long=True)
         init = _initially(trace)
         if init:
             out += _wrap(f"initially: {init}", width)
