@@ -128,7 +128,8 @@ def replay(trace_file, variant, config, props):
     from .replay import replay as do_replay
     from .run import build
     from .semantics import Semantics
-    t = Trace.load(trace_file)
+    from traces.itf import load_trace
+    t = load_trace(trace_file)   # our JSON or ITF
     if not props:
         props = [t.property] if t.property else []
     names = None if "all" in props else list(props)
@@ -281,6 +282,88 @@ def coverage_cmd(config, variant, fail_unfired, allow, max_states, as_json):
     if not cov.complete:
         sys.exit(3)
     sys.exit(1 if fail_unfired and not v.ok else 0)
+
+
+# --- traces: export, render, reduce (issue 4) --------------------------------
+
+RENDER_FORMATS = ("text", "lockdep", "mermaid", "svg", "html")
+
+
+def _write_out(text: str, out: str | None):
+    if out:
+        try:
+            with open(out, "w", encoding="utf-8") as f:
+                f.write(text if text.endswith("\n") else text + "\n")
+        except OSError as e:
+            raise TraceError(f"{out}: {e.strerror}") from None
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+@main.command("export-trace")
+@click.argument("trace_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "-f", "fmt", type=click.Choice(["itf", "json"]), default="itf",
+              show_default=True, help="itf: Informal Trace Format (Apalache, Quint); json: ours.")
+@click.option("--output", "-o", "out", type=click.Path(dir_okay=False), default=None,
+              help="Write to FILE (default: stdout).")
+def export_trace(trace_file, fmt, out):
+    """Convert a stored trace (our JSON or ITF) to ITF or to our JSON schema."""
+    from traces.itf import dumps_itf, load_trace
+    t = load_trace(trace_file)
+    _write_out(dumps_itf(t) if fmt == "itf" else t.dumps(), out)
+
+
+@main.command()
+@click.argument("trace_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "-f", "fmt", type=click.Choice(RENDER_FORMATS), default="text",
+              show_default=True, help="How to show the trace.")
+@click.option("--output", "-o", "out", type=click.Path(dir_okay=False), default=None,
+              help="Write to FILE (default: stdout).")
+@click.option("--reduce", "do_reduce", is_flag=True,
+              help="First reorder the trace to the fewest thread switches.")
+def render(trace_file, fmt, out, do_reduce):
+    """Show a stored trace as text, a lockdep scenario, Mermaid, SVG or an HTML report."""
+    from traces.itf import load_trace
+    t = load_trace(trace_file)
+    if do_reduce:
+        from traces.reduce import reduce_trace
+        t = reduce_trace(t)
+    if fmt == "text":
+        text = render_text(t)
+    elif fmt == "lockdep":
+        from traces.render_lockdep import render_lockdep
+        text = render_lockdep(t)
+    elif fmt == "mermaid":
+        from traces.render_mermaid import render_mermaid
+        text = render_mermaid(t)
+    elif fmt == "svg":
+        from traces.render_svg import render_svg
+        text = render_svg(t)
+    else:
+        from traces.render_html import render_html
+        text = render_html(t)
+    _write_out(text, out)
+
+
+@main.command()
+@click.argument("trace_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--output", "-o", "out", type=click.Path(dir_okay=False), default=None,
+              help="Save the reordered trace as JSON to FILE.")
+def reduce(trace_file, out):
+    """Reorder a trace to the fewest thread switches; it still violates the same property."""
+    from traces.itf import load_trace
+    from traces.reduce import reduce_trace, thread_switches
+    t = load_trace(trace_file)
+    r = reduce_trace(t)
+    def sw(x):
+        n = thread_switches(x)
+        return f"{len(x)} steps, {n} thread switch{'' if n == 1 else 'es'}"
+    click.echo(f"{sw(t)} -> {sw(r)}")
+    if out:
+        r.save(out)
+    click.echo("")
+    click.echo(render_text(r))
+
 
 
 if __name__ == "__main__":
