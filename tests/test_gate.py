@@ -1,0 +1,155 @@
+"""revoke-check gate: passes on the project's manifest, fails with expected vs actual lines."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from junitparser import JUnitXml
+
+from revoke_check.gate import GateError, run_gate
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = (ROOT / "manifest.toml").read_text()
+
+
+def run(*args, cwd=ROOT):
+    p = subprocess.run([sys.executable, "-m", "revoke_check.cli", *args],
+                       capture_output=True, text=True, cwd=str(cwd))
+    return p.returncode, p.stdout, p.stderr
+
+
+def entry_block(text: str, variant: str, config: str, prop: str | None = None) -> str:
+    """The [[check]] block of ``text`` for (variant, config[, first property])."""
+    blocks = re.split(r"(?m)^(?=\[\[check\]\])", text)
+    for b in blocks:
+        if f'variant = "{variant}"' in b and f'config = "{config}"' in b \
+                and (prop is None or f'properties = ["{prop}"]' in b):
+            return b
+    raise AssertionError(f"no manifest entry for {variant}@{config}")
+
+
+def test_gate_passes_on_the_project_manifest():
+    code, out, err = run("gate")
+    assert code == 0, out + err
+    assert "FAIL" not in out
+    assert re.search(r"gate: passed: (\d+) of \1 as expected", out)
+    # the coverage target of coverage.toml ran too
+    assert "ok   coverage upstream@wide" in out
+
+
+def test_altered_state_count_fails_with_expected_vs_actual(tmp_path):
+    block = entry_block(MANIFEST, "upstream", "wide")
+    want = int(re.search(r"distinct_states = (\d+)", block).group(1))
+    m = tmp_path / "manifest.toml"
+    m.write_text(MANIFEST.replace(block, block.replace(f"distinct_states = {want}",
+                                                       f"distinct_states = {want + 1}")))
+    code, out, _ = run("gate", "--manifest", str(m))
+    assert code == 1
+    assert f"upstream@wide[explicit:all]: distinct_states: expected {want + 1}, got {want}" in out
+    assert "FAIL upstream@wide[explicit:all]" in out
+    assert "gate: FAILED: 1 of" in out
+
+
+def test_known_bug_no_longer_caught_fails(tmp_path):
+    # the entry that expects flr-revoke-typo to be caught now runs upstream (the fix)
+    block = entry_block(MANIFEST, "flr-revoke-typo", "default")
+    m = tmp_path / "manifest.toml"
+    m.write_text(MANIFEST.replace(block, block.replace('variant = "flr-revoke-typo"',
+                                                       'variant = "upstream"')))
+    code, out, _ = run("gate", "-m", str(m))
+    assert code == 1
+    assert ("upstream@default[explicit:undo-restores-every-revoke]: verdict: expected violated, "
+            "got holds") in out
+    assert "property: expected undo-restores-every-revoke, got None" in out
+
+
+def test_proposed_variant_that_breaks_upstream_fails_with_the_trace():
+    # --variant replaces upstream everywhere: a change that reintroduces the FLR bug
+    code, out, _ = run("gate", "--variant", "flr-revoke-typo", "--no-coverage")
+    assert code == 1
+    assert "upstream@default[explicit:all]: verdict: expected holds, got violated" in out
+    # the counterexample is printed under the difference
+    assert "vfio_exp_config_write:up_write" in out
+
+
+def test_variant_file_relative_to_the_manifest(tmp_path):
+    (tmp_path / "change.py").write_text(
+        "from model.variants import VARIANTS\n\n"
+        "def typo(p):\n"
+        "    '''Reintroduce the FLR typo.'''\n"
+        "    VARIANTS['flr-revoke-typo'](p)\n")
+    block = entry_block(MANIFEST, "flr-revoke-typo", "default")
+    (tmp_path / "m.toml").write_text(block.replace('variant = "flr-revoke-typo"',
+                                                   'variant = "change.py:typo"'))
+    # run from elsewhere: the variant file is found beside the manifest
+    code, out, err = run("gate", "-m", str(tmp_path / "m.toml"), cwd=ROOT / "tests")
+    assert code == 0, out + err
+    assert "gate: passed: 1 of 1" in out
+
+
+@pytest.mark.parametrize("text, msg", [
+    ("[[check]\n", "m.toml"),
+    ('[[check]]\nconfig = "default"\n', "needs config and variant"),
+    ('[[check]]\nconfig = "default"\nvariant = "upstream"\ncolour = 1\n', "unknown key 'colour'"),
+    ('[[check]]\nconfig = "default"\nvariant = "upstream"\nengine = "nope"\n', "unknown engine 'nope'"),
+    ('[[check]]\nconfig = "nope"\nvariant = "upstream"\n', "unknown config 'nope'"),
+    ("# nothing\n", "no [[check]] entries"),
+])
+def test_malformed_manifest_is_one_line_exit_2(tmp_path, text, msg):
+    m = tmp_path / "m.toml"
+    m.write_text(text)
+    code, out, err = run("gate", "-m", str(m))
+    assert code == 2, out + err
+    assert msg in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_missing_manifest_is_exit_2(tmp_path):
+    code, _, err = run("gate", "-m", str(tmp_path / "none.toml"))
+    assert code == 2 and "No such file" in err and "Traceback" not in err
+
+
+def test_malformed_allow_list_is_exit_2(tmp_path):
+    a = tmp_path / "cov.toml"
+    a.write_text('[[unfired]]\nconfig = "wide"\nstep = "x"\n')
+    code, _, err = run("gate", "--allow", str(a))
+    assert code == 2 and "needs a written reason" in err and len(err.strip().splitlines()) == 1
+
+
+def test_gate_junit_one_case_per_entry(tmp_path):
+    block = entry_block(MANIFEST, "upstream", "minimal")
+    bug = entry_block(MANIFEST, "no-open-count-check", "default")
+    m = tmp_path / "m.toml"
+    m.write_text(block + bug.replace("trace_length = ", "trace_length = 1"))  # 10 -> 110
+    out = tmp_path / "gate.xml"
+    code, stdout, _ = run("gate", "-m", str(m), "--allow", str(ROOT / "coverage.toml"),
+                          "--coverage", "wide", "--junit", str(out))
+    assert code == 1
+    xml = JUnitXml.fromfile(str(out))
+    cases = [c for s in xml for c in s]
+    assert len(cases) == 3            # two entries + the coverage target (wide, once)
+    failed = [c for c in cases if not c.is_passed]
+    assert len(failed) == 1 and "trace_length: expected 1" in failed[0].result[0].text
+    assert failed[0].name == "no-open-count-check@default[explicit:no-unopened-vconfig-access]"
+
+
+def test_coverage_target_without_allow_list_lists_unfired_steps(tmp_path):
+    m = tmp_path / "m.toml"
+    m.write_text(entry_block(MANIFEST, "upstream", "minimal"))
+    code, out, _ = run("gate", "-m", str(m), "--coverage", "wide")
+    assert code == 1
+    assert "FAIL coverage upstream@wide" in out
+    assert ("upstream@wide: step never fires: close_fd.buf0 close_fd:close_fd "
+            "(no fd was installed)") in out
+
+
+def test_run_gate_api_reports_each_outcome(tmp_path):
+    block = entry_block(MANIFEST, "upstream", "minimal")
+    m = tmp_path / "m.toml"
+    m.write_text(block)
+    seen = []
+    outs = run_gate(m, on_outcome=seen.append)
+    assert len(outs) == 1 and outs[0].ok and seen == outs
+    m.write_text(block.replace('engine = "explicit"', 'engine = "nope"'))
+    with pytest.raises(GateError, match="unknown engine"):
+        run_gate(m)
