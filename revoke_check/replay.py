@@ -108,10 +108,11 @@ def _why_blocked(m, s, cands) -> str:
     write by hot_reset"); otherwise the other state the guards wait for.
     """
     own = {tr.pc_slot for tr in cands}
-    read = []
+    read, slots = [], set(own)
     for tr in cands:
         for x in sorted(variables(tr.guard), key=lambda x: x.slot):
-            if x.slot not in own and x not in read:
+            if x.slot not in slots:      # by slot: Var == Var builds an expression
+                slots.add(x.slot)
                 read.append(x)
     locks = [p for x in read if (p := _lock_phrase(m, x, s[x.slot]))]
     if locks:
