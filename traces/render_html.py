@@ -8,7 +8,8 @@ lockdep-style scenario and the plain-text rendering for a reply.
 
 Everything is inline: CSS in ``<style>``, the diagram as ``<svg>``, and a
 few lines of inline script that only check the page (they count the step
-rows into ``body[data-rendered-steps]`` and record script errors in
+rows into ``body[data-rendered-steps]``, those laid out with a height into
+``body[data-visible-steps]``, and record script errors in
 ``body[data-errors]``, which the browser test reads).  The page reads the
 same without script.
 """
@@ -71,8 +72,11 @@ SCRIPT = """
     errors.push(String(e.message)); document.body.setAttribute('data-errors', errors.join(' | '));
   });
   function check() {
-    var rows = document.querySelectorAll('tr.step');
+    var rows = document.querySelectorAll('tr.step'), shown = 0;
+    for (var i = 0; i < rows.length; i++)
+      if (rows[i].getBoundingClientRect().height > 0) shown++;
     document.body.setAttribute('data-rendered-steps', String(rows.length));
+    document.body.setAttribute('data-visible-steps', String(shown));
     if (!document.body.hasAttribute('data-errors')) document.body.setAttribute('data-errors', '');
   }
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', check);
