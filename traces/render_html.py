@@ -9,7 +9,8 @@ lockdep-style scenario and the plain-text rendering for a reply.
 Everything is inline: CSS in ``<style>``, the diagram as ``<svg>``, and a
 few lines of inline script that only check the page (they count the step
 rows into ``body[data-rendered-steps]``, those laid out with a height into
-``body[data-visible-steps]``, and record script errors in
+``body[data-visible-steps]``, the page height into ``body[data-page-height]``
+for full-page screenshots, and record script errors in
 ``body[data-errors]``, which the browser test reads).  The page reads the
 same without script.
 """
@@ -77,6 +78,7 @@ SCRIPT = """
       if (rows[i].getBoundingClientRect().height > 0) shown++;
     document.body.setAttribute('data-rendered-steps', String(rows.length));
     document.body.setAttribute('data-visible-steps', String(shown));
+    document.body.setAttribute('data-page-height', String(document.documentElement.scrollHeight));
     if (!document.body.hasAttribute('data-errors')) document.body.setAttribute('data-errors', '');
   }
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', check);
