@@ -166,8 +166,9 @@ def _check_with_reports(config, variant, props, engine, max_states, max_seconds,
     if as_json:
         click.echo(json.dumps([r.to_json() for r in results], indent=1))
     else:
+        w = max(len(r.properties[0]) for r in results) if results else 0
         for r in results:
-            click.echo(f"{r.properties[0]:<28} {summary_line(r)}")
+            click.echo(f"{r.properties[0]:<{w}}  {summary_line(r)}")
         for r in violated:
             click.echo("")
             click.echo(render_text(r.trace))
