@@ -1,9 +1,12 @@
 """Build traces from paths, and replay stored traces on the explicit semantics.
 
 Replay re-executes every step: the step must be enabled in the current state
-and must produce the recorded state; otherwise it stops with the first step
-that does not fit ("step 7: ... not enabled: ...").  After the last step it
-re-evaluates the properties to say whether the trace violates one.
+and must produce the recorded values (of the variables trace and model
+share); otherwise it stops with the first step that does not fit, either
+"step 8: ... not enabled: memory_lock[dev0] held for write by ..." or
+"step 11: ... is enabled, but upstream takes a different branch here: ..."
+(how a fix shows).  After the last step it re-evaluates the properties to
+say whether the trace violates one.
 """
 from __future__ import annotations
 
