@@ -34,10 +34,12 @@ def vfio_basic_config_write(t, vdev: int, mem: bool):
             if not mem else
             [step("down_write", "MEM set: take memory_lock for write.",
                   when=rwsem_write_free(v, vdev), do=down_write(t, vdev))])
+    # with MEM cleared memory_enabled is false after the write: the un-revoke is dead code
+    unrevoke = [Call("unrevoke", "vfio_pci_dma_buf_move", {"vdev": vdev, "revoked": False})] if mem else []
     return lock + [
         Step("vfio_default_config_write", write,
              "Write PCI_COMMAND through to the device and update the virtual MEM bit."),
-        Call("unrevoke", "vfio_pci_dma_buf_move", {"vdev": vdev, "revoked": False}),
+        *unrevoke,
         step("up_write", "Release memory_lock.", do=unlock,
              events=(ev, Event("revoke_window_end", (vdev,))), goto=RETURN),
     ]

@@ -112,7 +112,8 @@ def vfio_pci_dev_set_hot_reset(t):
     for k, dev in enumerate(cfg.devices):
         up, ev = up_write(t, k)
         release.append(Branch(cur == k + 1, {**up, cur: k}, goto="err_undo",
-                              events=(ev, Event("revoke_window_end", (k,)))))
+                              events=(ev, Event("revoke_window_end", (k,))),
+                              note=f"up_write({dev.name})"))
 
     return [
         step("mutex_lock",
