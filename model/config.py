@@ -26,6 +26,8 @@ ACTOR_KINDS = {
     "close_fd": "buf",             # userspace closes the dma-buf fd
     "close_device": "dev",         # last close of the device fd
     "bar_fault": "dev",            # a CPU page fault on an mmap of a BAR
+    "low_power_entry": "dev",      # VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY (no wake eventfd)
+    "low_power_exit": "dev",       # VFIO_DEVICE_FEATURE_LOW_POWER_EXIT
 }
 INJECT_KEYS = {"ownership_fails", "reset_fails", "dma_buf_fd_fails",
                "config_write_fails"}
@@ -75,6 +77,15 @@ class Config:
     importers: list
     actors: list
     inject: dict = field(default_factory=dict)
+    runtime_pm: bool = False    # model runtime PM: ioctls resume the device, the PM core may suspend it
+
+    def pm_threads(self) -> list[str]:
+        return [f"pm_runtime.{d.name}" for d in self.devices if d.open] if self.runtime_pm else []
+
+    def thread_names(self) -> list[str]:
+        """Every thread: the actors, each buf's deferred release, each device's PM core work."""
+        return ([a.name for a in self.actors] + [f"dma_buf_release.{b.name}" for b in self.bufs]
+                + self.pm_threads())
 
     def bufs_of(self, d: int) -> list[int]:
         return [b for b, x in enumerate(self.bufs) if x.dev == d]
@@ -90,7 +101,7 @@ class Config:
         out = []
         for a in self.actors:
             if a.kind in ("ioctl_reset", "config_write", "config_flr", "hot_reset",
-                          "bar_fault") and a.target == d:
+                          "bar_fault", "low_power_entry", "low_power_exit") and a.target == d:
                 out.append(a)
             if a.kind == "feature_dma_buf" and self.bufs[a.target].dev == d:
                 out.append(a)
@@ -116,7 +127,7 @@ def _index(where: str, names: list[str], name) -> int:
 
 
 def parse_config(name: str, raw: dict) -> Config:
-    _check_keys(name, raw, {"doc", "devices", "bufs", "importers", "actors", "inject"})
+    _check_keys(name, raw, {"doc", "devices", "bufs", "importers", "actors", "inject", "runtime_pm"})
     devs = []
     for i, d in enumerate(raw.get("devices", [])):
         _check_keys(f"{name}.devices[{i}]", d, {"name", "open", "mem"})
@@ -166,10 +177,17 @@ def parse_config(name: str, raw: dict) -> Config:
             raise ConfigError(f"{name}: buf {b.name} belongs to {devs[b.dev].name}, which is not open")
     for a in actors:
         if a.kind in ("ioctl_reset", "config_write", "config_flr", "hot_reset", "close_device",
-                      "bar_fault") \
+                      "bar_fault", "low_power_entry", "low_power_exit") \
                 and not devs[a.target].open:
             raise ConfigError(f"{name}: actor {a.name} needs {devs[a.target].name} open")
-    return Config(name, raw.get("doc", ""), devs, bufs, imps, actors, inject)
+    pm = bool(raw.get("runtime_pm", False))
+    for a in actors:
+        if pm and a.kind in ("hot_reset", "close_device"):
+            raise ConfigError(f"{name}: actor {a.name}: {a.kind} with runtime_pm is not modelled "
+                              "(see LIMITATIONS)")
+        if not pm and a.kind in ("low_power_entry", "low_power_exit"):
+            raise ConfigError(f"{name}: actor {a.name} needs runtime_pm = true")
+    return Config(name, raw.get("doc", ""), devs, bufs, imps, actors, inject, pm)
 
 
 def load_configs(path: Path = CONFIG_FILE) -> dict[str, Config]:

@@ -183,7 +183,8 @@ def procedure(name: str, source: str):
 
 
 def upstream() -> Protocol:
-    from . import actors, dma_buf, vfio_pci_config, vfio_pci_core, vfio_pci_dmabuf  # noqa: F401 (register)
+    from . import (actors, dma_buf, vfio_main, vfio_pci_config, vfio_pci_core,  # noqa: F401 (register)
+                   vfio_pci_dmabuf)
     return Protocol("upstream", dict(_REGISTRY), {},
                     "The current kernel (v7.1-rc): protocol-facts §2.")
 

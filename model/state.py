@@ -31,6 +31,9 @@ class Vars:
     memory_lock: Array       # owner of vdev->memory_lock held for write
     memory_lock_readers: Array
     bar_pte: Array           # a CPU page-table entry maps a BAR of the device
+    engaged: Array           # vdev->pm_runtime_engaged (LOW_POWER_ENTRY done, not exited)
+    d3: Array                # runtime suspended: pdev->current_state >= PCI_D3hot
+    pm_usage: Array          # runtime PM usage count (1 while open, -1 by LOW_POWER_ENTRY)
     registration: Array      # vfio_device.refcount
     dev_set_lock: object     # owner of dev_set->lock
     # struct vfio_pci_dma_buf / struct dma_buf
@@ -52,12 +55,12 @@ class Vars:
         return self.owners.index(thread)
 
     def memory_enabled(self, d):
-        """``__vfio_pci_memory_enabled``: the virtual MEM bit (D3 and VFs not modelled)."""
-        return self.vmem[d]
+        """``__vfio_pci_memory_enabled``: below D3hot and the virtual MEM bit (VFs not modelled)."""
+        return and_(self.vmem[d], ~self.d3[d])
 
     def E(self, d):
-        """The safety predicate of protocol-facts §6: open, vconfig, decode on."""
-        return and_(self.open[d], self.vconfig[d], self.vmem[d])
+        """The safety predicate of protocol-facts §6: open, vconfig, decode on, powered."""
+        return and_(self.open[d], self.vconfig[d], self.vmem[d], ~self.d3[d])
 
     def live(self, b):
         """On ``vdev->dmabufs`` and ``get_file_active`` would succeed."""
@@ -71,8 +74,7 @@ class Vars:
 
 def declare(sb: StateBuilder, cfg: Config) -> Vars:
     """Declare the shared state of ``cfg`` and its initial values."""
-    owners = ("none",) + tuple(a.name for a in cfg.actors) + tuple(
-        f"dma_buf_release.{b.name}" for b in cfg.bufs)
+    owners = ("none",) + tuple(cfg.thread_names())
     owner = ENUM(*owners)
     dn = [d.name for d in cfg.devices]
     bn = [b.name for b in cfg.bufs]
@@ -89,6 +91,11 @@ def declare(sb: StateBuilder, cfg: Config) -> Vars:
                    INT(0, max(1, sum(a.kind == "bar_fault" and a.target == k for a in cfg.actors))), 0)
             for k, d in enumerate(cfg.devices)]),
         bar_pte=sb.array("bar_pte", dn, BOOL, 0),
+        engaged=sb.array("engaged", dn, BOOL, 0),
+        d3=sb.array("d3", dn, BOOL, 0),
+        pm_usage=Array("pm_usage", [
+            sb.var(f"pm_usage[{d.name}]", INT(0, 1 + len(cfg.fd_users(k))), int(d.open))
+            for k, d in enumerate(cfg.devices)]),
         registration=Array("registration", [
             sb.var(f"registration[{d.name}]", INT(0, 1 + len(cfg.bufs_of(k))),
                    1 + sum(cfg.bufs[b].exists for b in cfg.bufs_of(k)))

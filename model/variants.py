@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from .expr import ENUM, BOOL, TRUE, and_, ite
-from .lang import Branch, Call, DONE, Event, ModelError, NEXT, Step, step
+from .lang import Branch, Call, DONE, Event, ModelError, NEXT, RETURN as RETURN_, Step, step
 from .locks import up_write
 from .protocol import Protocol, upstream
 
@@ -330,3 +330,37 @@ def disable_before_cleanup(p: Protocol):
     p.delete_step(close, "cleanup")
     p.insert_after(close, "vfio_pci_core_disable",
                    lambda t, vdev: Call("cleanup", "vfio_pci_dma_buf_cleanup", {"vdev": vdev}))
+
+
+@variant("unrevoke-checks-engaged")
+def unrevoke_checks_engaged(p: Protocol):
+    """Candidate fix for the low-power finding: no un-revoke while pm_runtime_engaged.
+
+    vfio_pci_dma_buf_move(vdev, false) returns at once while the device is in
+    low power (LOW_POWER_EXIT clears engaged before it un-revokes), and a buf
+    created while engaged starts revoked -- the dma-buf analogue of the BAR
+    fault's SIGBUS (uapi: mmap'd access is disabled from LOW_POWER_ENTRY
+    until LOW_POWER_EXIT).
+    """
+    from .vfio_pci_dmabuf import vfio_pci_dma_buf_move
+
+    def move(t, vdev, revoked):
+        stmts = vfio_pci_dma_buf_move(t, vdev, revoked)
+        if revoked:
+            return stmts
+        v = t.v
+        engaged = v.engaged[vdev] if isinstance(vdev, int) else v.engaged[vdev]
+        return [Step("pm_runtime_engaged", [
+            Branch(engaged, goto=RETURN_, note="low power: keep the bufs revoked"),
+            Branch(~engaged, goto=stmts[0].label),
+        ], "Un-revoke only outside low power (pm_runtime_engaged clear).")] + stmts
+
+    def create(t, buf):
+        v, d = t.v, t.cfg.bufs[buf].dev
+        return step("list_add_tail",
+                    "Under memory_lock(W) and resv set revoked = !memory_enabled || engaged and link the buf.",
+                    when=and_(v.memory_lock[d] == 0, v.memory_lock_readers[d] == 0, v.resv[buf] == 0),
+                    do={v.revoked[buf]: ~and_(v.memory_enabled(d), ~v.engaged[d]), v.phase[buf]: "listed"},
+                    events=(Event("mem_enabled_eval", (d,)), Event("use", (buf,))))
+    p.replace_procedure(MOVE, move)
+    p.replace_step("vfio_pci_core_feature_dma_buf", "list_add_tail", create)

@@ -19,7 +19,7 @@ err_undo:
 """
 from __future__ import annotations
 
-from .expr import ENUM, TRUE, and_, ite
+from .expr import ENUM, TRUE, and_, ite, or_
 from .lang import Branch, Call, DONE, Event, NEXT, RETURN, Step, step
 from .locks import (down_write, mutex_free, mutex_lock, mutex_unlock,
                     rwsem_write_free, up_write, zap_and_down_write)
@@ -145,14 +145,68 @@ def vfio_pci_mmap_huge_fault(t, vdev: int):
         step("down_read", "Take memory_lock for read (waits while a writer holds it).",
              when=v.memory_lock[vdev] == 0, do={readers: readers + 1}),
         Step("vmf_insert_pfn", [
-            Branch(v.memory_enabled(vdev), {v.bar_pte[vdev]: 1, readers: readers - 1},
+            Branch(and_(v.memory_enabled(vdev), ~v.engaged[vdev]), {v.bar_pte[vdev]: 1, readers: readers - 1},
                    events=ev, note="memory enabled: insert the PFN"),
-            Branch(~v.memory_enabled(vdev), {readers: readers - 1}, events=ev,
-                   note="memory disabled: VM_FAULT_SIGBUS"),
+            Branch(or_(~v.memory_enabled(vdev), v.engaged[vdev]), {readers: readers - 1}, events=ev,
+                   note="pm_runtime_engaged or memory disabled: VM_FAULT_SIGBUS"),
         ], "Under the read lock insert the BAR PFN if memory is enabled (else SIGBUS), then up_read."),
         step("munmap", "Userspace unmaps the BAR: its PTEs go and the VMA drops its device-file reference.",
              do={v.bar_pte[vdev]: 0}, goto=RETURN, source="mm/vma.c:do_vmi_munmap"),
     ]
+
+
+@procedure("vfio_pci_runtime_pm_entry", f"{SRC}:vfio_pci_runtime_pm_entry")
+def vfio_pci_runtime_pm_entry(t, vdev: int):
+    """VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY: revoke, set pm_runtime_engaged, drop the open's PM reference."""
+    v = t.v
+    unlock, ev = up_write(t, vdev)
+    use = v.pm_usage[vdev]
+    return [
+        step("zap_and_down_write", "Take memory_lock for write and zap the BAR mmaps.",
+             when=rwsem_write_free(v, vdev), do=zap_and_down_write(t, vdev)),
+        Call("revoke", "vfio_pci_dma_buf_move", {"vdev": vdev, "revoked": True}),
+        Step("pm_runtime_engaged", [
+            Branch(v.engaged[vdev], unlock, goto=RETURN, events=(ev,),
+                   note="already engaged: up_write, -EINVAL (bufs stay revoked)"),
+            Branch(~v.engaged[vdev], {**unlock, v.engaged[vdev]: 1, use: use - 1}, goto=RETURN,
+                   events=(ev,), note="engaged = true; pm_runtime_put_noidle; up_write"),
+        ], "Mark runtime PM engaged and drop the open's PM reference (put_noidle), then up_write."),
+    ]
+
+
+@procedure("vfio_pci_runtime_pm_exit", f"{SRC}:vfio_pci_runtime_pm_exit")
+def vfio_pci_runtime_pm_exit(t, vdev: int):
+    """VFIO_DEVICE_FEATURE_LOW_POWER_EXIT: clear engaged, take the PM reference back, un-revoke."""
+    v = t.v
+    unlock, ev = up_write(t, vdev)
+    use = v.pm_usage[vdev]
+    E = v.memory_enabled(vdev)
+    evE = Event("mem_enabled_eval", (vdev,))
+    return [
+        step("down_write", "Take memory_lock for write.",
+             when=rwsem_write_free(v, vdev), do=down_write(t, vdev)),
+        Step("__vfio_pci_runtime_pm_exit", [
+            Branch(and_(v.engaged[vdev], E), {v.engaged[vdev]: 0, use: use + 1}, events=(evE,),
+                   note="engaged = false; pm_runtime_get_noresume; memory enabled: un-revoke"),
+            Branch(and_(v.engaged[vdev], ~E), {v.engaged[vdev]: 0, use: use + 1}, goto="up_write",
+                   events=(evE,), note="engaged = false; pm_runtime_get_noresume; memory disabled"),
+            Branch(and_(~v.engaged[vdev], E), events=(evE,), note="not engaged; memory enabled: un-revoke"),
+            Branch(and_(~v.engaged[vdev], ~E), goto="up_write", events=(evE,), note="not engaged"),
+        ], "Leave low power (if engaged: clear it and take a PM reference), then test memory_enabled."),
+        Call("unrevoke", "vfio_pci_dma_buf_move", {"vdev": vdev, "revoked": False}),
+        step("up_write", "Release memory_lock.", do=unlock,
+             events=(ev, Event("revoke_window_end", (vdev,))), goto=RETURN),
+    ]
+
+
+@procedure("vfio_pci_core_runtime_suspend", f"{SRC}:vfio_pci_core_runtime_suspend")
+def vfio_pci_core_runtime_suspend(t, vdev: int):
+    """The PM core suspends an idle device (usage 0): the callback runs under memory_lock, then D3hot."""
+    v = t.v
+    return [step("rpm_suspend",
+                 "With no PM reference left, the callback takes memory_lock, and the PCI core moves the device to D3hot.",
+                 when=and_(v.pm_usage[vdev] == 0, ~v.d3[vdev], rwsem_write_free(v, vdev)),
+                 do={v.d3[vdev]: 1}, goto="rpm_suspend")]
 
 
 @procedure("vfio_pci_core_close_device", f"{SRC}:vfio_pci_core_close_device")

@@ -82,11 +82,36 @@ NO_CPU_MAPPING_WHILE_DISABLED = Property(
 )
 
 
+# --- low-power-keeps-bufs-revoked -------------------------------------------
+
+LOW_POWER_KEEPS_BUFS_REVOKED = Property(
+    "low-power-keeps-bufs-revoked",
+    """No importer can reach the BAR of a runtime-suspended device.
+
+    While the device is in D3hot after VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY,
+    every buf some file still references is revoked, no importer holds a
+    mapping or has DMA in flight, and no CPU PTE maps a BAR (protocol-facts
+    §6 I1: the ¬pm_runtime_engaged clause; BAR faults SIGBUS while engaged).
+    """,
+    invariant=lambda m: and_(*[implies(m.v.d3[d], and_(~m.v.bar_pte[d], *[
+        implies(m.v.reachable(b), and_(m.v.revoked[b], _quiet(m, b))) for b in _bufs(m, d)]))
+        for d in range(_nd(m))]),
+    witnesses=(
+        Witness("suspended-with-buf", state=lambda m: or_(*[
+            and_(m.v.d3[d], *[m.v.reachable(b) for b in _bufs(m, d)]) for d in range(_nd(m))
+            if _bufs(m, d)]), applies=lambda m: m.config.runtime_pm),
+        Witness("resumed-while-engaged", state=lambda m: or_(*[
+            and_(m.v.engaged[d], ~m.v.d3[d], m.v.pm_usage[d] > 0) for d in range(_nd(m))]),
+            applies=lambda m: m.config.runtime_pm),
+    ),
+)
+
+
 # --- undo-restores-every-revoke ------------------------------------------------
 
 def _restored(m, d):
     v = m.v
-    return each(d, _nd(m), lambda k: implies(v.E(k), and_(*[
+    return each(d, _nd(m), lambda k: implies(and_(v.E(k), ~v.engaged[k]), and_(*[
         implies(v.live(b), ~v.revoked[b]) for b in _bufs(m, k)])))
 
 
@@ -288,5 +313,6 @@ DEADLOCK_FREE = Property(
 )
 
 
-ALL = [NO_MAPPING_SURVIVES_RESET, NO_CPU_MAPPING_WHILE_DISABLED, UNDO_RESTORES_EVERY_REVOKE, REVOKED_MEANS_UNMAPPED,
+ALL = [NO_MAPPING_SURVIVES_RESET, NO_CPU_MAPPING_WHILE_DISABLED, LOW_POWER_KEEPS_BUFS_REVOKED,
+       UNDO_RESTORES_EVERY_REVOKE, REVOKED_MEANS_UNMAPPED,
        LOCK_DISCIPLINE, NO_UNOPENED_VCONFIG_ACCESS, REFCOUNTS, DEADLOCK_FREE]

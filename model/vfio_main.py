@@ -1,0 +1,46 @@
+"""drivers/vfio/vfio_main.c (and vfio_pci_rw): runtime PM around every device access.
+
+With ``runtime_pm`` configs, an ioctl or a config-space access is wrapped in
+pm_runtime_resume_and_get .. pm_runtime_put.  Resuming a suspended device runs
+vfio_pci_core_runtime_resume under memory_lock for write; without a wake
+eventfd it leaves pm_runtime_engaged set and does not un-revoke.
+"""
+from __future__ import annotations
+
+from .expr import and_
+from .lang import Branch, Call, RETURN, Step, step
+from .locks import rwsem_write_free
+from .protocol import procedure
+
+SRC = "drivers/vfio/vfio_main.c"
+
+
+def pm_get(t, vdev: int, source: str) -> Step:
+    v = t.v
+    use = v.pm_usage[vdev]
+    return Step("pm_runtime_resume_and_get", [
+        Branch(~v.d3[vdev], {use: use + 1}, note="device active"),
+        Branch(and_(v.d3[vdev], rwsem_write_free(v, vdev)), {use: use + 1, v.d3[vdev]: 0},
+               note="suspended: vfio_pci_core_runtime_resume under memory_lock; engaged stays set"),
+    ], "Take a runtime PM reference, resuming the device (its resume callback takes memory_lock).",
+        source=source)
+
+
+def pm_put(t, vdev: int, source: str, goto=RETURN) -> Step:
+    use = t.v.pm_usage[vdev]
+    return step("pm_runtime_put", "Drop the runtime PM reference; the PM core may suspend the device now.",
+                do={use: use - 1}, source=source, goto=goto)
+
+
+@procedure("vfio_device_fops_unl_ioctl", f"{SRC}:vfio_device_fops_unl_ioctl")
+def vfio_device_fops_unl_ioctl(t, vdev: int, inner: str, args: dict):
+    """An ioctl on the device fd: vfio_device_pm_runtime_get, the ioctl, vfio_device_pm_runtime_put."""
+    src = f"{SRC}:vfio_device_fops_unl_ioctl"
+    return [pm_get(t, vdev, src), Call("ioctl", inner, args), pm_put(t, vdev, src)]
+
+
+@procedure("vfio_pci_rw", "drivers/vfio/pci/vfio_pci_core.c:vfio_pci_rw")
+def vfio_pci_rw(t, vdev: int, inner: str, args: dict):
+    """A config-space read/write on the device fd, with a runtime PM reference around it."""
+    src = "drivers/vfio/pci/vfio_pci_core.c:vfio_pci_rw"
+    return [pm_get(t, vdev, src), Call("access", inner, args), pm_put(t, vdev, src)]
