@@ -32,6 +32,62 @@ def _nb(m):
     return len(m.config.bufs)
 
 
+# --- explanations: the offending objects, in kernel words --------------------
+
+def _live(st, b):
+    return st[f"phase[{b}]"] == "listed" and st[f"f_count[{b}]"] > 0
+
+
+def _reachable(st, b):
+    return st[f"phase[{b}]"] in ("listed", "unlisted") and st[f"f_count[{b}]"] > 0
+
+
+def _explain_access(m, st, *, need_suspended=False):
+    out = []
+    for k, d in enumerate(m.config.devices):
+        if need_suspended and not st[f"d3[{d.name}]"]:
+            continue
+        where = f"{d.name} is in D3hot" if need_suspended else d.name
+        if st[f"bar_pte[{d.name}]"]:
+            out.append(f"{where}: a CPU PTE still maps its BAR")
+        for b in m.config.bufs_of(k):
+            bn = m.config.bufs[b].name
+            if _reachable(st, bn) and not st[f"revoked[{bn}]"]:
+                out.append(f"{where}: {bn} is not revoked")
+            for i in m.config.importers_of(b):
+                im = m.config.importers[i].name
+                if st[f"mapped[{im}]"]:
+                    out.append(f"{im} still maps {bn}")
+                if st[f"fence[{im}]"]:
+                    out.append(f"{im} has DMA in flight on {bn}")
+    return "; ".join(out)
+
+
+def _explain_restore(m, st):
+    out = []
+    for k, d in enumerate(m.config.devices):
+        if not (st[f"open[{d.name}]"] and st[f"vmem[{d.name}]"] and not st[f"d3[{d.name}]"]
+                and not st[f"engaged[{d.name}]"]):
+            continue
+        left = [m.config.bufs[b].name for b in m.config.bufs_of(k)
+                if _live(st, m.config.bufs[b].name) and st[f"revoked[{m.config.bufs[b].name}]"]]
+        if left:
+            out.append(f"{d.name} is open with memory enabled but {', '.join(left)} "
+                       f"{'is' if len(left) == 1 else 'are'} still revoked")
+    return "; ".join(out)
+
+
+def _explain_vconfig(m, st):
+    gone = [d.name for d in m.config.devices if not st[f"vconfig[{d.name}]"]]
+    return f"vconfig of {', '.join(gone)} is not allocated (never opened or already disabled)" if gone else ""
+
+
+def _explain_cpu(m, st):
+    return "; ".join(f"a CPU PTE maps {d.name}'s BAR while its decode is off or it is closed"
+                     for d in m.config.devices
+                     if st[f"bar_pte[{d.name}]"] and not (st[f"open[{d.name}]"] and st[f"vmem[{d.name}]"]))
+
+
 # --- no-mapping-survives-reset -------------------------------------------------
 
 def _reset_safe(m, d):
@@ -58,6 +114,7 @@ NO_MAPPING_SURVIVES_RESET = Property(
         Witness("bar-pte-mapped", state=lambda m: or_(*[m.v.bar_pte[d] for d in range(_nd(m))]),
                 applies=lambda m: bool(m.config.actors_of_kind("bar_fault"))),
     ),
+    explain=lambda m, st: _explain_access(m, st),
 )
 
 
@@ -79,6 +136,7 @@ NO_CPU_MAPPING_WHILE_DISABLED = Property(
         Witness("decode-off", state=lambda m: or_(*[and_(m.v.open[d], ~m.v.vmem[d])
                                                     for d in range(_nd(m))])),
     ),
+    explain=_explain_cpu,
 )
 
 
@@ -104,6 +162,7 @@ LOW_POWER_KEEPS_BUFS_REVOKED = Property(
             and_(m.v.engaged[d], ~m.v.d3[d], m.v.pm_usage[d] > 0) for d in range(_nd(m))]),
             applies=lambda m: m.config.runtime_pm),
     ),
+    explain=lambda m, st: _explain_access(m, st, need_suspended=True),
 )
 
 
@@ -132,6 +191,7 @@ UNDO_RESTORES_EVERY_REVOKE = Property(
             and_(m.v.live(b), m.v.revoked[b], m.v.E(m.config.bufs[b].dev))
             for b in range(_nb(m)) if m.config.bufs[b].dev < k])), applies=_has_hot_reset),
     ),
+    explain=_explain_restore,
 )
 
 
@@ -154,6 +214,9 @@ REVOKED_MEANS_UNMAPPED = Property(
             and_(m.v.revoked[m.config.importers[i].buf], m.v.mapped[i], m.v.notified[i])
             for i in range(len(m.config.importers))])),
     ),
+    explain=lambda m, st: "; ".join(
+        [x for x in _explain_access(m, st).split("; ") if x.startswith("imp")]
+        + [f"{b.name} is revoked" for b in m.config.bufs if st[f"revoked[{b.name}]"]]),
 )
 
 
@@ -220,6 +283,7 @@ NO_UNOPENED_VCONFIG_ACCESS = Property(
                 applies=lambda m: _has_hot_reset(m) and not all(d.open for d in m.config.devices)),
         Witness("memory-enabled-evaluated", event=("mem_enabled_eval", lambda m, d: TRUE)),
     ),
+    explain=_explain_vconfig,
 )
 
 

@@ -95,9 +95,7 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
             coverage[ti] += 1
             for p, fn in step_asserts.get(ti, ()):
                 if not fn(s):
-                    tr = model.transitions[ti]
-                    return finish(VIOLATED, i, ti, (p, "step-assertion",
-                                                    f"{p} fails when {tr.thread} runs {tr.label}"))
+                    return finish(VIOLATED, i, ti, violation_at(sem, s, fire=ti))
             for w, fn in step_witness.get(ti, ()):
                 if not reached[w] and fn(s):
                     reached[w] = True

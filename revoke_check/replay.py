@@ -62,7 +62,8 @@ def violation_at(sem: Semantics, s, *, fire: int | None = None):
         tr = m.transitions[fire]
         for p, fn in sem.step_asserts.get(fire, ()):
             if not fn(s):
-                return p, "step-assertion", f"{p} fails when {tr.thread} runs {tr.label}"
+                where = tr.label.rsplit("/", 1)[-1]
+                return p, "step-assertion", _explain(sem, p, s, f"{p} fails when {tr.thread} runs {where}")
         return None
     for p, fn in sem.invariants:
         if not fn(s):
