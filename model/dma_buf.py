@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .expr import INT, TRUE, and_, ite
 from .lang import Branch, DONE, Event, NEXT, Step, step
-from .locks import NONE, resv_free
+from .locks import NONE, resv_free, takes
 from .protocol import procedure
 from .vfio_pci_dmabuf import fput, use
 
@@ -48,7 +48,7 @@ def importer(t, imp: int):
               Branch(rounds == m.maps - 1, goto=NEXT, choice="detach")] if rounds is not None else None)
     unmap_do = {v.mapped[imp]: 0, v.notified[imp]: 0, v.kref[b]: v.kref[b] - 1,
                 v.comp[b]: ite(v.kref[b] == 1, 1, v.comp[b])}
-    unmap_ev = (Event("kref_put", (b,)), use(b))
+    unmap_ev = (Event("kref_put", (b,)), use(b), takes("resv"))
     out = [
         Step("dma_buf_get", [
             Branch(v.has_fd[b], {v.f_count[b]: v.f_count[b] + 1}, events=(use(b),)),
@@ -60,13 +60,13 @@ def importer(t, imp: int):
              "vfio's .attach refuses non-revocable importers and revoked bufs (unlocked read).",
              source=f"{VFIO}:vfio_pci_dma_buf_attach"),
         step("list_add_attachment", "Under resv, add the attachment to dmabuf->attachments.",
-             when=resv_free(v, b), do={v.attached[imp]: 1}, events=(use(b),)),
+             when=resv_free(v, b), do={v.attached[imp]: 1}, events=(use(b), takes("resv"))),
         Step("dma_buf_map_attachment", [
-            Branch(and_(resv_free(v, b), v.revoked[b]), goto="dma_buf_detach", events=(use(b),),
+            Branch(and_(resv_free(v, b), v.revoked[b]), goto="dma_buf_detach", events=(use(b), takes("resv")),
                    note="-ENODEV: revoked"),
             Branch(and_(resv_free(v, b), ~v.revoked[b]),
                    {v.mapped[imp]: 1, v.kref[b]: v.kref[b] + 1},
-                   events=(Event("map", (b,)), Event("kref_get", (b,)), use(b))),
+                   events=(Event("map", (b,)), Event("kref_get", (b,)), use(b), takes("resv"))),
         ], "Under resv, vfio_pci_dma_buf_map re-checks revoked, builds the sg_table and kref_gets.",
             source=f"{VFIO}:vfio_pci_dma_buf_map"),
     ]
@@ -74,7 +74,7 @@ def importer(t, imp: int):
         out += [
             Step("dma_resv_add_fence", [
                 Branch(and_(resv_free(v, b), ~v.notified[imp]), {v.fence[imp]: 1},
-                       choice="queue DMA", events=(use(b),)),
+                       choice="queue DMA", events=(use(b), takes("resv"))),
                 Branch(TRUE, goto="dma_buf_unmap_attachment", choice="no DMA"),
             ], "Queue peer-to-peer DMA to the BAR and publish its fence in resv (BOOKKEEP).",
                 source="drivers/dma-buf/dma-resv.c:dma_resv_add_fence"),
@@ -90,7 +90,7 @@ def importer(t, imp: int):
                         source=f"{SRC}:dma_buf_map_attachment"))
     out.append(step("dma_buf_detach", "Under resv, remove the attachment; then dma_buf_put.",
                     when=resv_free(v, b), do={v.attached[imp]: 0, **put},
-                    events=(put_ev, use(b)), goto=DONE, source=f"{SRC}:dma_buf_detach"))
+                    events=(put_ev, use(b), takes("resv")), goto=DONE, source=f"{SRC}:dma_buf_detach"))
     return out
 
 

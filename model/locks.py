@@ -46,6 +46,15 @@ def mutex_unlock(t, owner) -> tuple[dict, Event]:
     return {owner: NONE}, Event("unlock", (owner, t.me))
 
 
+def takes(*classes) -> Event:
+    """A one-step critical section that takes these lock classes, in order, and drops them.
+
+    Lipton's reduction hides the nesting from the owner variables; this event
+    keeps it visible to the lock-order property.
+    """
+    return Event("locks", tuple(classes))
+
+
 def resv_free(v, b):
     """``dma_resv_lock(dmabuf->resv)`` can proceed."""
     return v.resv[b] == NONE

@@ -364,3 +364,27 @@ def unrevoke_checks_engaged(p: Protocol):
                     events=(Event("mem_enabled_eval", (d,)), Event("use", (buf,))))
     p.replace_procedure(MOVE, move)
     p.replace_step("vfio_pci_core_feature_dma_buf", "list_add_tail", create)
+
+
+@variant("unmap-takes-memory-lock")
+def unmap_takes_memory_lock(p: Protocol):
+    """Synthetic: the exporter's unmap callback takes memory_lock (read) under dmabuf->resv.
+
+    vfio_pci_dma_buf_move takes resv under memory_lock(W), so this inverts the
+    order (protocol-facts §3 forbids memory_lock inside resv).  lock-order
+    reports the inversion from the two dependencies alone (9 steps on
+    default); deadlock-free finds the actual deadlock later (14 steps: move
+    waits in wait_for_completion for an unmap that waits for memory_lock).
+    """
+    def unmap(t, imp):
+        v = t.v
+        b = t.cfg.importers[imp].buf
+        d = t.cfg.bufs[b].dev
+        return step("dma_buf_unmap_attachment",
+                    "Under resv, unmap; the callback takes memory_lock for read to look at the device.",
+                    when=and_(v.resv[b] == 0, ~v.fence[imp], v.memory_lock[d] == 0),
+                    do={v.mapped[imp]: 0, v.notified[imp]: 0, v.kref[b]: v.kref[b] - 1,
+                        v.comp[b]: ite(v.kref[b] == 1, 1, v.comp[b])},
+                    events=(Event("kref_put", (b,)), Event("use", (b,)), Event("locks", ("resv", "memory_lock"))),
+                    source="drivers/vfio/pci/vfio_pci_dmabuf.c:vfio_pci_dma_buf_unmap")
+    p.replace_step("importer", "dma_buf_unmap_attachment", unmap)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .expr import and_
 from .lang import Branch, Call, RETURN, Step, step
-from .locks import rwsem_write_free
+from .locks import rwsem_write_free, takes
 from .protocol import procedure
 
 SRC = "drivers/vfio/vfio_main.c"
@@ -21,7 +21,7 @@ def pm_get(t, vdev: int, source: str) -> Step:
     return Step("pm_runtime_resume_and_get", [
         Branch(~v.d3[vdev], {use: use + 1}, note="device active"),
         Branch(and_(v.d3[vdev], rwsem_write_free(v, vdev)), {use: use + 1, v.d3[vdev]: 0},
-               note="suspended: vfio_pci_core_runtime_resume under memory_lock; engaged stays set"),
+               events=(takes("memory_lock"),), note="suspended: vfio_pci_core_runtime_resume under memory_lock; engaged stays set"),
     ], "Take a runtime PM reference, resuming the device (its resume callback takes memory_lock).",
         source=source)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from .expr import ENUM, TRUE, and_, ite, or_
 from .lang import Branch, Call, DONE, Event, NEXT, RETURN, Step, step
 from .locks import (down_write, mutex_free, mutex_lock, mutex_unlock,
-                    rwsem_write_free, up_write, zap_and_down_write)
+                    rwsem_write_free, takes, up_write, zap_and_down_write)
 from .protocol import procedure
 
 SRC = "drivers/vfio/pci/vfio_pci_core.c"
@@ -206,7 +206,7 @@ def vfio_pci_core_runtime_suspend(t, vdev: int):
     return [step("rpm_suspend",
                  "With no PM reference left, the callback takes memory_lock, and the PCI core moves the device to D3hot.",
                  when=and_(v.pm_usage[vdev] == 0, ~v.d3[vdev], rwsem_write_free(v, vdev)),
-                 do={v.d3[vdev]: 1}, goto="rpm_suspend")]
+                 do={v.d3[vdev]: 1}, goto="rpm_suspend", events=(takes("memory_lock"),))]
 
 
 @procedure("vfio_pci_core_close_device", f"{SRC}:vfio_pci_core_close_device")

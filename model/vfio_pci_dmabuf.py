@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from .expr import TRUE, and_, ite, or_, const
 from .lang import Branch, Call, Event, NEXT, RETURN, DONE, Step, step
-from .locks import (NONE, down_write, mutex_free, resv_free, rwsem_write_free,
+from .locks import (NONE, down_write, mutex_free, resv_free, rwsem_write_free, takes,
                     up_write)
 from .protocol import procedure
 
@@ -100,7 +100,7 @@ def vfio_pci_dma_buf_move(t, vdev, revoked: bool):
                      "Take resv again, clear priv->revoked, unlock resv and fput.",
                      when=resv_free(v, b),
                      do={v.revoked[b]: 0, **fput(v, b)[0]},
-                     events=(fput(v, b)[1], use(b)), goto=nxt),
+                     events=(fput(v, b)[1], use(b), takes("resv")), goto=nxt),
             ]
     return out or [step("empty", "vdev->dmabufs is empty for this device.", goto=RETURN,
                         events=(Event("move_locked", (vdev, t.me)),))]
@@ -146,7 +146,7 @@ def vfio_pci_core_feature_dma_buf(t, buf: int):
              "Under memory_lock(W) and resv set revoked = !memory_enabled and link the buf on vdev->dmabufs.",
              when=and_(rwsem_write_free(v, d), resv_free(v, buf)),
              do={v.revoked[buf]: ~v.memory_enabled(d), v.phase[buf]: "listed"},
-             events=(Event("mem_enabled_eval", (d,)), use(buf))),
+             events=(Event("mem_enabled_eval", (d,)), use(buf), takes("memory_lock", "resv"))),
         Step("dma_buf_fd", [
             Branch(TRUE, {v.has_fd[buf]: 1}, goto=DONE, choice="fd installed" if fd_fail else None,
                    events=(use(buf),)),
@@ -168,7 +168,7 @@ def vfio_pci_dma_buf_release(t, buf: int):
             Branch(and_(v.priv_vdev[buf], rwsem_write_free(v, d)),
                    {v.phase[buf]: "freed", v.priv_vdev[buf]: 0,
                     v.registration[d]: v.registration[d] - 1},
-                   goto=DONE, events=(use(buf), Event("put_registration", (d,))),
+                   goto=DONE, events=(use(buf), Event("put_registration", (d,)), takes("memory_lock")),
                    note="priv->vdev set: unlink under memory_lock(W), put the registration"),
             Branch(~v.priv_vdev[buf], {v.phase[buf]: "freed"}, goto=DONE, events=(use(buf),),
                    note="cleanup already unlinked it"),

@@ -8,7 +8,9 @@ A :class:`Property` combines any of
   every ``hw_reset`` no importer holds a mapping);
 * ``at_end(m)``: holds in every terminal state (every thread finished, no step
   enabled): "nothing leaked once every fd and the device are closed";
-* ``deadlock``: no state where no step is enabled while a thread is unfinished.
+* ``deadlock``: no state where no step is enabled while a thread is unfinished;
+* ``lock_order``: no cycle among the lock classes a thread holds when it blocks
+  on another (lockdep's dependency graph, :mod:`properties.lock_order`).
 
 Each has :class:`Witness` es ("sometimes" goals).  A property whose witnesses
 are all unreachable is reported *vacuous*.  :func:`compile_checks` turns a set
@@ -48,6 +50,7 @@ class Property:
     events: dict = field(default_factory=dict)
     at_end: Callable | None = None
     deadlock: bool = False
+    lock_order: bool = False               # lockdep-style dependency cycles (explicit engine)
     witnesses: tuple = ()
     explain: Callable | None = None        # fn(model, shown state) -> str, for messages
 
@@ -87,6 +90,7 @@ class Checks:
     witnesses: list             # (witness id "prop/witness", property name)
     state_witness: list         # (witness id, Expr)
     step_witness: dict          # transition index -> [(witness id, Expr)]
+    lock_order: list = field(default_factory=list)   # property names (checked by the explicit engine)
 
 
 def compile_checks(m, props) -> Checks:
@@ -119,7 +123,8 @@ def compile_checks(m, props) -> Checks:
                     for ev in tr.events:
                         if ev.kind == kind:
                             twit.setdefault(tr.index, []).append((wid, fn(m, *ev.args)))
-    return Checks(list(props), inv, asserts, end, dead, wits, swit, twit)
+    return Checks(list(props), inv, asserts, end, dead, wits, swit, twit,
+                  [p.name for p in props if p.lock_order])
 
 
 def _registry() -> dict:

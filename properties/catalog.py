@@ -377,6 +377,25 @@ DEADLOCK_FREE = Property(
 )
 
 
+LOCK_ORDER = Property(
+    "lock-order",
+    """The locks are always taken in one order (protocol-facts §3), lockdep style.
+
+    dev_set->lock before memory_lock before dmabuf->resv; several memory_locks
+    only by trylock (hot reset).  Any thread that blocks on a lock while
+    holding another adds a dependency; a cycle (e.g. memory_lock taken under
+    resv while move() takes resv under memory_lock) is a possible deadlock,
+    reported even when the explored interleavings never close it.
+    """,
+    lock_order=True,
+    witnesses=(
+        Witness("resv-under-memory-lock", state=lambda m: or_(*[
+            and_(m.v.resv[b] != 0, m.v.resv[b] == m.v.memory_lock[m.config.bufs[b].dev])
+            for b in range(_nb(m))]), applies=lambda m: bool(m.config.bufs)),
+    ),
+)
+
+
 ALL = [NO_MAPPING_SURVIVES_RESET, NO_CPU_MAPPING_WHILE_DISABLED, LOW_POWER_KEEPS_BUFS_REVOKED,
        UNDO_RESTORES_EVERY_REVOKE, REVOKED_MEANS_UNMAPPED,
-       LOCK_DISCIPLINE, NO_UNOPENED_VCONFIG_ACCESS, REFCOUNTS, DEADLOCK_FREE]
+       LOCK_DISCIPLINE, LOCK_ORDER, NO_UNOPENED_VCONFIG_ACCESS, REFCOUNTS, DEADLOCK_FREE]

@@ -7,7 +7,9 @@ property was reached, so the check proved nothing about it).
 from __future__ import annotations
 
 import json
+import os
 import sys
+import traceback
 
 import click
 
@@ -31,6 +33,20 @@ class Group(click.Group):
             return super().invoke(ctx)
         except DOMAIN_ERRORS as e:
             click.echo(f"revoke-check: error: {e}", err=True)
+            ctx.exit(2)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort,
+                SystemExit, KeyboardInterrupt):
+            raise
+        except BrokenPipeError:  # the reader (head, less) went away: stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(1)
+        except Exception as e:  # a bug in revoke-check or in a variant's code: one line, exit 2
+            if os.environ.get("REVOKE_CHECK_DEBUG"):
+                raise
+            where = traceback.extract_tb(e.__traceback__)[-1]
+            click.echo(f"revoke-check: internal error: {type(e).__name__}: {e} "
+                       f"(at {os.path.basename(where.filename)}:{where.lineno}; "
+                       f"REVOKE_CHECK_DEBUG=1 shows the traceback)", err=True)
             ctx.exit(2)
 
 

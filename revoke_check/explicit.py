@@ -73,6 +73,10 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
         return finish(VIOLATED, 0, None, v)
     i = 0
     step_asserts, step_witness = sem.step_asserts, sem.step_witness
+    lock_order = None
+    if checks.lock_order:
+        from properties.lock_order import LockOrder
+        lock_order = LockOrder.of(model)
     check_every = 2048
     while i < len(keys):
         s = tuple(keys[i])
@@ -99,6 +103,11 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
             for w, fn in step_witness.get(ti, ()):
                 if not reached[w] and fn(s):
                     reached[w] = True
+            if lock_order is not None:
+                cyc = lock_order.observe(s, ti)
+                if cyc:
+                    return finish(VIOLATED, i, ti, (checks.lock_order[0], "lock-order",
+                                                    lock_order.describe(*cyc)))
             k = bytes(n)
             if k in seen:
                 continue

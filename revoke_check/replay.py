@@ -174,6 +174,10 @@ def replay(trace: Trace, sem: Semantics) -> ReplayResult:
         return ReplayResult(False, 0, None, "initial state differs from the model's"
                             + f" ({', '.join(diff[:3])})")
     path: list = []
+    lock_order = None
+    if sem.checks is not None and sem.checks.lock_order:
+        from properties.lock_order import LockOrder
+        lock_order = LockOrder.of(m)  # dependencies seen along this trace only
 
     def stop(k, msg, fix=False):
         return ReplayResult(False, k - 1, None, f"step {k}: {msg}", fix, path)
@@ -218,6 +222,10 @@ def replay(trace: Trace, sem: Semantics) -> ReplayResult:
         v = violation_at(sem, s, fire=tr.index)
         if v:
             return ReplayResult(True, k, v, path=path)
+        cyc = lock_order.observe(s, tr.index) if lock_order is not None else None
+        if cyc:
+            return ReplayResult(True, k, (sem.checks.lock_order[0], "lock-order",
+                                          lock_order.describe(*cyc)), path=path)
         s = n
         v = violation_at(sem, s)
         if v and (v[1] != "deadlock" or k == len(trace.steps)):
