@@ -290,9 +290,14 @@ NO_UNOPENED_VCONFIG_ACCESS = Property(
 # --- refcounts -------------------------------------------------------------------
 
 def _reg_balanced(m):
+    from .file_refs import accounted
     v = m.v
+    files = [accounted(m, b) for b in range(_nb(m))]
+    files = [implies(or_(m.v.phase[b] == "exported", m.v.phase[b] == "listed",
+                         m.v.phase[b] == "unlisted"), e)
+             for b, e in enumerate(files) if e is not None]
     return and_(*[v.registration[d] == 1 + _sum_bool([v.priv_vdev[b] for b in _bufs(m, d)])
-                  for d in range(_nd(m))])
+                  for d in range(_nd(m))], *files)
 
 
 def _sum_bool(xs):
@@ -311,9 +316,24 @@ def _nothing_leaked(m):
 
 
 def _explain_refs(m, st):
+    from .file_refs import holds_at
     out = []
+    h = holds_at(m)
+    for b, buf in enumerate(m.config.bufs):
+        if st[f"phase[{buf.name}]"] not in ("exported", "listed", "unlisted"):
+            continue
+        owned = int(st[f"has_fd[{buf.name}]"])
+        for th in m.threads:
+            pc = th.pc.domain.names.index(st[th.pc.name])
+            if pc not in th.finals:
+                owned += max(h.get((th.name, pc, b), {0}))
+        if st[f"f_count[{buf.name}]"] > owned:
+            out.append(f"{buf.name} has {st[f'f_count[{buf.name}]']} file reference(s) but the fd table "
+                       f"and the running threads own {owned}: a thread returned without dma_buf_put")
+    finished = all(st[t.pc.name] == "done" or t.kind == "dma_buf_release" or t.kind == "pm_core"
+                   for t in m.threads)
     for b in m.config.bufs:
-        if not st[f"has_fd[{b.name}]"] and st[f"phase[{b.name}]"] not in ("none", "freed"):
+        if finished and not st[f"has_fd[{b.name}]"] and st[f"phase[{b.name}]"] not in ("none", "freed"):
             out.append(f"{b.name} is never freed: no fd, f_count {st[f'f_count[{b.name}]']}, "
                        f"phase {st[f'phase[{b.name}]']}")
     for d in m.config.devices:
@@ -330,7 +350,9 @@ REFCOUNTS = Property(
     The dma-buf file count, priv->kref and the vfio_device registration count
     never drop below zero (nor below the base reference); no step touches a
     freed buf; the registration count is 1 + the bufs whose priv->vdev is set;
-    and once every fd is closed and the device closed, every buf is freed.
+    the file count is the fd table's reference plus those the running threads
+    hold (a thread that returns owning one leaks it); and once every fd is
+    closed and the device closed, every buf is freed.
     """,
     invariant=_reg_balanced,
     events={
