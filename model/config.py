@@ -58,6 +58,7 @@ class Importer:
     revocable: bool = True
     fences: bool = True
     maps: int = 1
+    kind: str = "dynamic"   # "dynamic" (sg_table map, async invalidate) or "iommufd"
 
 
 @dataclass(frozen=True)
@@ -143,10 +144,13 @@ def parse_config(name: str, raw: dict) -> Config:
     bnames = [b.name for b in bufs]
     imps = []
     for i, m in enumerate(raw.get("importers", [])):
-        _check_keys(f"{name}.importers[{i}]", m, {"name", "buf", "revocable", "fences", "maps"})
+        _check_keys(f"{name}.importers[{i}]", m, {"name", "buf", "revocable", "fences", "maps", "kind"})
+        kind = m.get("kind", "dynamic")
+        if kind not in ("dynamic", "iommufd"):
+            raise ConfigError(f"{name}.importers[{i}]: unknown importer kind {kind!r} (known: dynamic, iommufd)")
         imps.append(Importer(m["name"], _index(f"{name}.importers[{i}].buf", bnames, m["buf"]),
-                             bool(m.get("revocable", True)), bool(m.get("fences", True)),
-                             int(m.get("maps", 1))))
+                             bool(m.get("revocable", True)), bool(m.get("fences", True)) and kind == "dynamic",
+                             int(m.get("maps", 1)), kind))
     inames = [m.name for m in imps]
     actors, seen = [], set()
     for i, a in enumerate(raw.get("actors", [])):

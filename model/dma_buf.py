@@ -26,10 +26,51 @@ def creator_done(t, b):
                   if a.kind == "feature_dma_buf" and a.target == b])
 
 
+IOMMUFD = "drivers/iommu/iommufd"
+
+
+def iommufd_importer(t, imp: int):
+    """IOMMU_IOAS_MAP_FILE with a vfio dma-buf fd, later IOMMU_IOAS_UNMAP (protocol-facts §2.14)."""
+    v = t.v
+    b = t.cfg.importers[imp].buf
+    put, put_ev = fput(v, b)
+    return [
+        Step("dma_buf_get", [
+            Branch(v.has_fd[b], {v.f_count[b]: v.f_count[b] + 1}, events=(use(b),)),
+            Branch(and_(~v.has_fd[b], creator_done(t, b)), goto=DONE, note="no fd to import: -EBADF"),
+        ], "IOMMU_IOAS_MAP_FILE: take a reference on the dma-buf file.", source=f"{SRC}:dma_buf_get"),
+        Step("vfio_pci_dma_buf_attach", [
+            Branch(v.revoked[b], put, goto=DONE, events=(put_ev, use(b)),
+                   note="-ENODEV: priv->revoked (read without resv); dma_buf_put"),
+            Branch(~v.revoked[b], events=(use(b),)),
+        ], "Attach with iopt_revoke_notify as invalidate_mappings; vfio refuses revoked bufs.",
+            source=f"{VFIO}:vfio_pci_dma_buf_attach"),
+        step("list_add_attachment", "Under resv, add the attachment to dmabuf->attachments.",
+             when=resv_free(v, b), do={v.attached[imp]: 1}, events=(use(b), takes("resv")),
+             source=f"{SRC}:dma_buf_dynamic_attach"),
+        Step("vfio_pci_dma_buf_iommufd_map", [
+            Branch(and_(resv_free(v, b), v.revoked[b]), goto="iopt_unmap", events=(use(b), takes("resv")),
+                   note="-ENODEV: revoked"),
+            Branch(and_(resv_free(v, b), ~v.revoked[b], v.perm_revoked[imp]), goto="iopt_unmap",
+                   events=(use(b), takes("resv")), note="pages revoked (phys.len == 0): nothing mapped"),
+            Branch(and_(resv_free(v, b), ~v.revoked[b], ~v.perm_revoked[imp]), {v.mapped[imp]: 1},
+                   events=(Event("map", (b,)), use(b), takes("resv"))),
+        ], "Under resv copy the BAR's physical range and map it into the IOMMU domains (no kref).",
+            source=f"{IOMMUFD}/pages.c:iopt_map_dmabuf"),
+        step("iopt_unmap", "IOMMU_IOAS_UNMAP: unmap the IOVA range (if still mapped).",
+             do={v.mapped[imp]: 0}, source=f"{IOMMUFD}/io_pagetable.c:iopt_unmap_iova"),
+        step("dma_buf_detach", "Detach under resv, then dma_buf_put.",
+             when=resv_free(v, b), do={v.attached[imp]: 0, **put},
+             events=(put_ev, use(b), takes("resv")), goto=DONE, source=f"{SRC}:dma_buf_detach"),
+    ]
+
+
 @procedure("importer", f"{SRC}:dma_buf_dynamic_attach")
 def importer(t, imp: int):
     v, cfg = t.v, t.cfg
     m = cfg.importers[imp]
+    if m.kind == "iommufd":
+        return iommufd_importer(t, imp)
     b = m.buf
     put, put_ev = fput(v, b)
     rounds = t.local("round", INT(0, m.maps - 1)) if m.maps > 1 else None

@@ -50,6 +50,7 @@ class Vars:
     mapped: Array
     notified: Array          # invalidate_mappings told it to stop; it has not unmapped yet
     fence: Array             # an unsignalled DMA fence of this importer sits in resv
+    perm_revoked: Array      # iommufd: pages->dmabuf.phys.len == 0, the mapping is gone for good
 
     def owner(self, thread: str) -> int:
         return self.owners.index(thread)
@@ -120,5 +121,6 @@ def declare(sb: StateBuilder, cfg: Config) -> Vars:
         mapped=sb.array("mapped", im, BOOL, 0),
         notified=sb.array("notified", im, BOOL, 0),
         fence=sb.array("fence", im, BOOL, 0),
+        perm_revoked=sb.array("perm_revoked", im, BOOL, 0),
     )
     return v

@@ -34,8 +34,20 @@ def fput(v, b) -> tuple[dict, Event]:
 
 
 def invalidate(v, b) -> dict:
-    """``dma_buf_invalidate_mappings``: each importer with a mapping is told to stop."""
-    return {v.notified[i]: or_(v.notified[i], v.mapped[i]) for i in v.cfg.importers_of(b)}
+    """``dma_buf_invalidate_mappings``: call every attachment's invalidate_mappings under resv.
+
+    A dynamic importer is only told to stop (it unmaps in a later step of its
+    own); iommufd's iopt_revoke_notify unmaps the IOMMU ranges right here and
+    sets phys.len = 0, which no un-revoke undoes.
+    """
+    out = {}
+    for i in v.cfg.importers_of(b):
+        if v.cfg.importers[i].kind == "iommufd":
+            out[v.mapped[i]] = 0
+            out[v.perm_revoked[i]] = or_(v.perm_revoked[i], v.attached[i])
+        else:
+            out[v.notified[i]] = or_(v.notified[i], v.mapped[i])
+    return out
 
 
 def no_fences(v, b):

@@ -203,13 +203,19 @@ REVOKED_MEANS_UNMAPPED = Property(
 
     Once the revoking move has finished with a buf, no importer holds a
     mapping of it or has DMA in flight; and dma_buf_map_attachment never
-    succeeds while priv->revoked is set.
+    succeeds while priv->revoked is set.  An iommufd mapping, once revoked
+    (phys.len = 0), never comes back: un-revoke does not re-map (I10).
     """,
+    invariant=lambda m: and_(*[implies(m.v.perm_revoked[i], ~m.v.mapped[i])
+                               for i in range(len(m.config.importers))]),
     events={
         "revoke_returned": lambda m, b: each(b, _nb(m), lambda k: _quiet(m, k)),
         "map": lambda m, b: each(b, _nb(m), lambda k: ~m.v.revoked[k]),
     },
     witnesses=(
+        Witness("iommufd-revoked-while-attached", state=lambda m: or_(*[
+            and_(m.v.perm_revoked[i], m.v.attached[i]) for i, x in enumerate(m.config.importers)
+            if x.kind == "iommufd"]), applies=lambda m: any(x.kind == "iommufd" for x in m.config.importers)),
         Witness("drain-in-progress", state=lambda m: or_(*[
             and_(m.v.revoked[m.config.importers[i].buf], m.v.mapped[i], m.v.notified[i])
             for i in range(len(m.config.importers))])),
