@@ -383,5 +383,35 @@ def reduce(trace_file, out):
 
 
 
+
+@main.command()
+@click.option("--config", "-c", default="default", show_default=True, help="Named config.")
+@click.option("--variant", "-v", default="upstream", show_default=True, help="Variant name or FILE.py:NAME.")
+@click.option("--proc", "procs", multiple=True, help="Only these procedures (repeatable).")
+def steps(config, variant, procs):
+    """List each procedure's step labels with kernel source and prose (what variants edit)."""
+    from .run import build
+    model, _ = build(config, variant, ["deadlock-free"])
+    seen: dict = {}
+    for tr in model.transitions:
+        segs = tr.label.split("/")
+        for seg, callee in zip(segs[:-1], segs[1:]):   # the calls on the way to this step
+            proc, label = seg.split(":", 1)
+            seen.setdefault(proc, {}).setdefault(label, ("call", callee.split(":", 1)[0]))
+        seen.setdefault(tr.proc, {}).setdefault(tr.local_label, ("step", tr))
+    if procs:
+        seen = {p: v for p, v in seen.items() if p in procs}
+        if not seen:
+            raise click.BadParameter(f"no procedure {', '.join(procs)} in {variant} on {config}",
+                                     param_hint="--proc")
+    for proc, labels in seen.items():
+        click.echo(proc)
+        for label, (kind, x) in labels.items():
+            if kind == "call":
+                click.echo(f"  {label:<36} Call -> {x}")
+            else:
+                click.echo(f"  {label:<36} {x.source}")
+                click.echo(f"  {'':<36} {x.doc}")
+
 if __name__ == "__main__":
     main()

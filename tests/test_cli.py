@@ -60,3 +60,10 @@ def test_trace_out_replays(tmp_path):
     assert code == 1 and "violates undo-restores-every-revoke" in out
     code, out, _ = run("replay", str(f), "-v", "upstream")
     assert code == 0 and "step 11" in out
+
+
+def test_steps_lists_labels_and_calls_for_variant_authors():
+    code, out, _ = run("steps", "--proc", "vfio_exp_config_write")
+    assert code == 0
+    assert "pci_try_reset_function" in out and "drivers/vfio/pci/vfio_pci_config.c:vfio_exp_config_write" in out
+    assert "unrevoke" in out and "Call -> vfio_pci_dma_buf_move" in out
