@@ -74,6 +74,9 @@ def summary_line(r: Result) -> str:
     what = {"holds": "holds", "violated": f"VIOLATED: {r.property}", "incomplete": "INCOMPLETE",
             "error": "ERROR", "vacuous": "VACUOUS"}[r.verdict]
     bound = f", bound {r.bound}" if r.bound is not None else ""
+    if r.engine != "explicit":  # z3 engines count depths, not states
+        proof = f", proof {r.proof}" if r.proof is not None else ""
+        return f"{r.variant} on {r.config} [{r.engine}{bound}]: {what} -- depth {r.depth}{proof}, {r.seconds:.2f}s"
     return (f"{r.variant} on {r.config} [{r.engine}{bound}]: {what} -- "
             f"{r.distinct_states} distinct states, {r.transitions} transitions, "
             f"depth {r.depth}, {r.seconds:.2f}s")
@@ -96,7 +99,10 @@ def print_result(r: Result, as_json: bool):
 @click.option("--variant", "-v", default="upstream", show_default=True,
               help="Variant name, or FILE.py:NAME for a variant of your own.")
 @click.option("--property", "-p", "props", multiple=True, help="Check only these (repeatable).")
-@click.option("--engine", "-e", default="explicit", show_default=True, help="explicit")
+@click.option("--engine", "-e", default="explicit", show_default=True,
+              help="explicit (BFS, exhaustive), bmc (z3, bounded), kind (z3 k-induction), or all.")
+@click.option("--depth", type=click.IntRange(0), default=None,
+              help="Bound for bmc / largest k for kind (default 40).")
 @click.option("--max-states", type=click.IntRange(1), default=None, help="Stop (incomplete) after N states.")
 @click.option("--max-seconds", type=click.FloatRange(0, min_open=True), default=None,
               help="Stop (incomplete) after N seconds.")
@@ -109,12 +115,22 @@ def print_result(r: Result, as_json: bool):
               help="Write SARIF 2.1.0: one result per violated property (each checked on its own).")
 @click.option("--kernel-src", type=click.Path(file_okay=False, exists=True), default=None,
               help="Kernel tree root: SARIF locations get the line of each function.")
-def check(config, variant, props, engine, max_states, max_seconds, as_json, trace_out,
+def check(config, variant, props, engine, depth, max_states, max_seconds, as_json, trace_out,
           junit_out, sarif_out, kernel_src):
     """Check properties of a variant on a config."""
     from .run import ENGINES, check as run_check
+    if engine == "all":
+        results = [run_check(config, variant, list(props), engine=e, max_states=max_states,
+                             max_seconds=max_seconds, depth=depth) for e in ENGINES]
+        if as_json:
+            click.echo(json.dumps([r.to_json() for r in results], indent=1))
+        else:
+            for r in results:
+                click.echo(summary_line(r) + (f"\n  {r.message}" if r.message else ""))
+        rank = {"holds": 0, "vacuous": 1, "incomplete": 2, "violated": 3, "error": 4}
+        sys.exit(max(results, key=lambda r: rank[r.verdict]).exit_code)
     if engine not in ENGINES:
-        raise click.BadParameter(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})",
+        raise click.BadParameter(f"unknown engine {engine!r} (known: {', '.join(ENGINES)}, all)",
                                  param_hint="--engine")
     if junit_out or sarif_out:
         _check_with_reports(config, variant, list(props), engine, max_states, max_seconds,
@@ -124,7 +140,7 @@ def check(config, variant, props, engine, max_states, max_seconds, as_json, trac
         def progress(n, done, secs):
             click.echo(f"\r  {n} states, {done} expanded, {secs:.0f}s", err=True, nl=False)
     r = run_check(config, variant, list(props), engine=engine, max_states=max_states,
-                  max_seconds=max_seconds, progress=progress)
+                  max_seconds=max_seconds, depth=depth, progress=progress if engine == "explicit" else None)
     if progress:
         click.echo("\r" + " " * 60 + "\r", err=True, nl=False)
     if trace_out and r.trace is not None:
