@@ -1,0 +1,47 @@
+"""Time every engine on the upstream protocol, side by side (reported, never asserted).
+
+    python benchmarks/bench_engines.py [--seconds S] [--depth K] [CONFIG ...]
+
+explicit: exhaustive BFS.  bmc: z3 BMC to depth K (a bound, not a proof).
+kind: z3 k-induction up to k = K within S seconds.  Prints a markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from revoke_check.run import check  # noqa: E402
+
+
+def cell(r, t):
+    if r.engine == "explicit":
+        return f"{r.verdict}, {r.distinct_states} states, {t:.2f}s"
+    if r.verdict == "incomplete":
+        return f"{r.message.split(';')[0].split('(')[0].strip()} ({t:.1f}s)"
+    return f"{r.verdict} (proof k={r.proof}), {t:.1f}s" if r.proof else f"{r.verdict}, {t:.1f}s"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("configs", nargs="*", default=["minimal", "default", "wide"])
+    ap.add_argument("--seconds", type=float, default=120)
+    ap.add_argument("--depth", type=int, default=10)
+    a = ap.parse_args()
+    print(f"| config | explicit | bmc (depth {a.depth}) | kind (≤{a.seconds:g}s) |")
+    print("|---|---|---|---|")
+    for c in a.configs:
+        row = []
+        for eng, kw in (("explicit", {}), ("bmc", {"depth": a.depth, "max_seconds": a.seconds}),
+                        ("kind", {"depth": 40, "max_seconds": a.seconds})):
+            t0 = time.monotonic()
+            r = check(c, "upstream", None, engine=eng, **kw)
+            row.append(cell(r, time.monotonic() - t0))
+        print(f"| {c} | " + " | ".join(row) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
