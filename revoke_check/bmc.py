@@ -33,9 +33,9 @@ DEFAULT_DEPTH = 40
 class Unroller:
     """The BMC unrolling from the initial state, one depth at a time."""
 
-    def __init__(self, model, checks, *, sort: str = "bv", logic: str | None = "QF_BV", style="impl", por=True, simple=False):
+    def __init__(self, model, checks, *, sort: str = "bv", logic: str | None = "QF_BV", style="impl", por=True, simple=False, invariant=None):
         self.style, self.simple = style, simple
-        import os; self.lemmas = bool(os.environ.get("LEMMAS"))
+        self.invariant = list(invariant or [])  # lemmas true in every reachable state (z3-checked)
         self.pairs = independent_pairs(model) if por else None
         self.model, self.checks = model, checks
         self.enc = make_encoding(model, checks, sort)
@@ -66,6 +66,8 @@ class Unroller:
         self.caches.append({})
         self.bads.append(bad_formulas(self.enc, self.checks, t, self.caches[d + 1]))
         self.depth = d + 1
+        if self.invariant:
+            self.solver.add(z3.And([lm.formula(self.enc, t) for lm in self.invariant]))
 
     def candidates(self, d: int):
         """(state bads of s_d, step bads of s_{d-1}): every trace of length ``d``."""
@@ -88,7 +90,7 @@ class Unroller:
         r = self.solver.check(act)
         if r != z3.sat:
             if r == z3.unsat:
-                self.solver.add(z3.Not(act) if not self.lemmas else z3.Not(z3.Or([b.formula for b in state + step])))
+                self.solver.add(z3.Not(act))
             return r, None
         zm = self.solver.model()
         sels = [zm.eval(x, model_completion=True) for x in self.sels[:d]]

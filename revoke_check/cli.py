@@ -89,6 +89,11 @@ def print_result(r: Result, as_json: bool):
     click.echo(summary_line(r))
     if r.message and r.verdict != "violated":
         click.echo(f"  {r.message}")
+    if r.invariant:
+        click.echo("  inductive invariant (the conjunction of):" if r.verdict == "holds" else
+                   "  invariants of the queries that were proved:")
+        for line in r.invariant:
+            click.echo(f"    {line}")
     if r.trace is not None:
         click.echo("")
         click.echo(render_text(r.trace))
@@ -100,9 +105,14 @@ def print_result(r: Result, as_json: bool):
               help="Variant name, or FILE.py:NAME for a variant of your own.")
 @click.option("--property", "-p", "props", multiple=True, help="Check only these (repeatable).")
 @click.option("--engine", "-e", default="explicit", show_default=True,
-              help="explicit (BFS, exhaustive), bmc (z3, bounded), kind (z3 k-induction), or all.")
+              help="explicit (BFS, exhaustive), bmc (z3, bounded), kind (z3 k-induction), "
+                   "spacer (z3 Horn clauses), or all.")
 @click.option("--depth", type=click.IntRange(0), default=None,
               help="Bound for bmc / largest k for kind (default 40).")
+@click.option("--show-invariant", is_flag=True,
+              help="kind/spacer: print the inductive invariant of a proof.")
+@click.option("--no-lemmas", is_flag=True,
+              help="kind: plain k-induction, without lemmas from the explicit reachable set.")
 @click.option("--max-states", type=click.IntRange(1), default=None, help="Stop (incomplete) after N states.")
 @click.option("--max-seconds", type=click.FloatRange(0, min_open=True), default=None,
               help="Stop (incomplete) after N seconds.")
@@ -115,13 +125,14 @@ def print_result(r: Result, as_json: bool):
               help="Write SARIF 2.1.0: one result per violated property (each checked on its own).")
 @click.option("--kernel-src", type=click.Path(file_okay=False, exists=True), default=None,
               help="Kernel tree root: SARIF locations get the line of each function.")
-def check(config, variant, props, engine, depth, max_states, max_seconds, as_json, trace_out,
-          junit_out, sarif_out, kernel_src):
+def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_states,
+          max_seconds, as_json, trace_out, junit_out, sarif_out, kernel_src):
     """Check properties of a variant on a config."""
     from .run import ENGINES, check as run_check
     if engine == "all":
         results = [run_check(config, variant, list(props), engine=e, max_states=max_states,
-                             max_seconds=max_seconds, depth=depth) for e in ENGINES]
+                             max_seconds=max_seconds, depth=depth, lemmas=not no_lemmas)
+                   for e in ENGINES]
         if as_json:
             click.echo(json.dumps([r.to_json() for r in results], indent=1))
         else:
@@ -140,7 +151,8 @@ def check(config, variant, props, engine, depth, max_states, max_seconds, as_jso
         def progress(n, done, secs):
             click.echo(f"\r  {n} states, {done} expanded, {secs:.0f}s", err=True, nl=False)
     r = run_check(config, variant, list(props), engine=engine, max_states=max_states,
-                  max_seconds=max_seconds, depth=depth, progress=progress if engine == "explicit" else None)
+                  max_seconds=max_seconds, depth=depth, progress=progress if engine == "explicit" else None,
+                  lemmas=not no_lemmas, show_invariant=show_invariant)
     if progress:
         click.echo("\r" + " " * 60 + "\r", err=True, nl=False)
     if trace_out and r.trace is not None:

@@ -28,7 +28,7 @@ def _path(parent, via, i) -> list:
 
 
 def explore(model, checks, *, max_states: int | None = None, max_seconds: float | None = None,
-            progress=None, sem: Semantics | None = None) -> Result:
+            progress=None, sem: Semantics | None = None, states_out: list | None = None) -> Result:
     t0 = time.monotonic()
     sem = sem or Semantics(model, checks)
     names = [p.name for p in checks.properties]
@@ -130,6 +130,8 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
         if max_states is not None and len(keys) > max_states:
             return finish(INCOMPLETE, msg=f"state limit of {max_states} reached")
     r = finish(HOLDS)
+    if states_out is not None:   # the reachable set, for kind's lemma oracle
+        states_out.extend(tuple(k) for k in keys)
     vac = []
     for p in checks.properties:
         ws = [w for w, q in checks.witnesses if q == p.name]

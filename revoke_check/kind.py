@@ -24,6 +24,14 @@ For ``k = 1, 2, ...`` up to ``--depth K``:
 
 If the step query is still satisfiable at ``k = K`` the verdict is
 ``incomplete``: no counterexample up to depth ``K``, no proof either.
+
+On this model plain k-induction rarely closes (unreachable states have long
+simple paths into bad ones), so by default the induction is first
+*strengthened with lemmas* (:mod:`~revoke_check.lemmas`): clauses suggested by
+the explicit reachable set and checked by z3, which make 1-induction close
+(``proof = 1``, ``lemmas = N``).  When that finds a reachable bad state or
+runs out of time, the plain loop above runs (its base case yields the
+shortest counterexample); ``lemmas=False`` skips the strengthening.
 """
 from __future__ import annotations
 
@@ -32,11 +40,13 @@ import time
 import z3
 
 from .bmc import DEFAULT_DEPTH, Unroller, _remaining_ms, _stop
-from .result import ERROR, HOLDS, INCOMPLETE, Result
+from .explicit import explore
+from .lemmas import Oracle, strengthen
+from .result import ERROR, HOLDS, INCOMPLETE, VACUOUS, Result
 from .semantics import Semantics
-from .symbolic import (bad_formulas, distinct_formula, order_formula, range_formula,
-                       state_vars, trans_formula)
-from .z3cex import report_counterexample
+from .symbolic import (bad_formulas, distinct_formula, make_encoding, order_formula,
+                       range_formula, state_vars, trans_formula)
+from .z3cex import internal_error, report_counterexample
 
 __all__ = ["kinduction", "StepCase"]
 
@@ -86,13 +96,60 @@ class StepCase:
         return r
 
 
+# the oracle enumerates at most this many states (beyond, plain k-induction only)
+ORACLE_STATES = 2_000_000
+
+
+def strengthened(res, model, checks, sem, *, t0, max_seconds, sort, show_invariant):
+    """1-induction strengthened with lemmas: fills ``res`` and returns True when it
+    decides (proof or internal error), False to fall back to plain k-induction."""
+    deadline = None if max_seconds is None else t0 + max_seconds
+    states: list = []
+    ex = explore(model, checks, max_states=ORACLE_STATES, max_seconds=max_seconds, sem=sem,
+                 states_out=states)
+    if ex.verdict not in (HOLDS, VACUOUS):
+        res.message = f"no lemmas: the explicit explorer says {ex.verdict}"
+        return False
+    enc = make_encoding(model, checks, sort)
+    out = strengthen(enc, checks, Oracle(states, [v.domain for v in model.vars]), deadline=deadline)
+    res.lemmas = len(out.lemmas)
+    if out.status == "disagreement":
+        internal_error(res, out.message)
+        res.seconds = time.monotonic() - t0
+        return True
+    if out.status != "proved":
+        res.message = f"no lemma set ({out.message})"
+        return False
+    res.verdict, res.proof, res.bound, res.depth = HOLDS, 1, None, 1
+    res.message = (f"proven for all depths by 1-induction strengthened with {len(out.lemmas)} "
+                   f"lemmas (suggested by the {len(states)} reachable states, each checked by z3)")
+    if show_invariant:
+        res.invariant = [lm.show(model) for lm in out.lemmas]
+    res.seconds = time.monotonic() - t0
+    return True
+
+
 def kinduction(model, checks, *, depth: int = DEFAULT_DEPTH, max_seconds: float | None = None,
-               sort: str = "bv", sem: Semantics | None = None, progress=None) -> Result:
-    """k-induction for ``k = 1 .. depth``; see the module doc."""
+               sort: str = "bv", sem: Semantics | None = None, progress=None,
+               lemmas: bool = True, show_invariant: bool = False) -> Result:
+    """k-induction for ``k = 1 .. depth``, first strengthened by lemmas; see the module doc."""
     t0 = time.monotonic()
     names = [p.name for p in checks.properties]
     res = Result(INCOMPLETE, model.config.name, model.variant, "kind", names, bound=depth)
     sem = sem or Semantics(model, checks)
+    if lemmas and strengthened(res, model, checks, sem, t0=t0, max_seconds=max_seconds,
+                               sort=sort, show_invariant=show_invariant):
+        return res
+    note, res.message, res.lemmas = res.message, "", None
+    out = _plain(res, model, checks, sem, t0=t0, depth=depth, max_seconds=max_seconds,
+                 sort=sort, progress=progress)
+    if lemmas and note and out.verdict == INCOMPLETE:
+        out.message += f"; {note}"
+    return out
+
+
+def _plain(res, model, checks, sem, *, t0, depth, max_seconds, sort, progress):
+    """Plain k-induction (the loop of the module doc)."""
     base = Unroller(model, checks, sort=sort, logic="QF_BV" if sort == "bv" else None)
     step = StepCase(base)
     for k in range(depth + 1):

@@ -32,6 +32,8 @@ class Result:
     vacuous: list = field(default_factory=list)     # properties with no reached witness
     coverage: list = field(default_factory=list)    # per transition fire count (explicit)
     incomplete_reason: str = ""
+    invariant: list = field(default_factory=list)   # an unbounded proof's invariant, as text
+    lemmas: int | None = None        # kind: lemmas that strengthened the induction
 
     @builtins.property
     def exit_code(self) -> int:
@@ -46,6 +48,7 @@ class Result:
             "seconds": round(self.seconds, 3), "bound": self.bound, "proof": self.proof,
             "witnesses": self.witnesses, "vacuous": self.vacuous,
             "incomplete_reason": self.incomplete_reason or None,
+            "lemmas": self.lemmas, "invariant": self.invariant or None,
             "trace": self.trace.to_json()["steps"] if self.trace is not None else [],
             "trace_length": len(self.trace) if self.trace is not None else 0,
         }

@@ -10,8 +10,8 @@ from .result import Result
 
 __all__ = ["build", "check", "ENGINES"]
 
-ENGINES = ("explicit", "bmc", "kind")
-Z3_ENGINES = ("bmc", "kind")
+ENGINES = ("explicit", "bmc", "kind", "spacer")
+Z3_ENGINES = ("bmc", "kind", "spacer")
 
 
 def build(config: str, variant: str | None, properties=None):
@@ -23,21 +23,31 @@ def build(config: str, variant: str | None, properties=None):
 
 def check(config: str = "default", variant: str | None = None, properties=None, *,
           engine: str = "explicit", max_states=None, max_seconds=None, depth=None,
-          progress=None) -> Result:
+          progress=None, lemmas: bool = True, show_invariant: bool = False) -> Result:
     model, checks = build(config, variant, properties)
     if engine == "explicit":
         return explore(model, checks, max_states=max_states, max_seconds=max_seconds,
                        progress=progress)
     if engine in Z3_ENGINES:
         skipped = list(checks.lock_order)
+        if skipped and len(skipped) == len(checks.properties):
+            from properties import PropertyError
+            raise PropertyError(f"{', '.join(skipped)} is a property of the lock-dependency graph "
+                                f"of all runs: --engine explicit checks it, {engine} does not")
         if skipped:  # a dependency graph over all states: the explicit engine's job
             checks.properties = [p for p in checks.properties if p.name not in skipped]
             checks.lock_order = []
         from .bmc import DEFAULT_DEPTH, bmc
-        from .kind import kinduction
-        fn = bmc if engine == "bmc" else kinduction
-        r = fn(model, checks, depth=depth if depth is not None else DEFAULT_DEPTH,
-               max_seconds=max_seconds)
+        depth = depth if depth is not None else DEFAULT_DEPTH
+        if engine == "bmc":
+            r = bmc(model, checks, depth=depth, max_seconds=max_seconds)
+        elif engine == "kind":
+            from .kind import kinduction
+            r = kinduction(model, checks, depth=depth, max_seconds=max_seconds, lemmas=lemmas,
+                           show_invariant=show_invariant)
+        else:
+            from .spacer import spacer
+            r = spacer(model, checks, max_seconds=max_seconds, show_invariant=show_invariant)
         if skipped:
             r.message = (r.message + " " if r.message else "") + \
                 f"(not checked by {engine}: {', '.join(skipped)}; use --engine explicit)"

@@ -1,0 +1,188 @@
+"""Lemmas that strengthen k-induction: clauses the explicit reachable set suggests, z3 checks.
+
+Plain k-induction on this model does not close (the unreachable part of the
+state space has long simple paths into bad states), so ``kind`` first looks
+for an inductive invariant ``L`` made of *lemmas*, each a clause
+``not (s[i1] = v1 /\\ ... /\\ s[in] = vn)``:
+
+1. the explicit explorer enumerates the reachable states ``Reach`` (the
+   *oracle*; it is trusted for nothing but suggestions) and finds no
+   violation among them (otherwise there is nothing to prove);
+2. z3 looks for a *counterexample to induction* (CTI), a state ``s`` with
+   ``L(s) /\\ (Bad(s) \\/ T(s, t) /\\ not L(t))``;
+3. a CTI outside ``Reach`` is generalised to a smallest cube of its literals
+   that no reachable state matches (dropping literals greedily) and its
+   negation becomes a lemma; a CTI inside ``Reach`` means either a real
+   violation (``Bad(s)``: left to the BMC base case) or that the two
+   semantics disagree on a step (an internal error);
+4. when no CTI is left, z3 also checks ``Init => L``.  Then ``L`` is an
+   inductive invariant that excludes every bad state: the properties hold at
+   every depth (1-induction strengthened by ``L``).
+
+Soundness rests on z3 alone: the lemmas are checked, not trusted.  An oracle
+that missed a reachable state can only make a lemma that z3 then refutes (a
+CTI inside ``Reach`` as seen by z3, an internal error).  Every round adds a
+lemma that excludes at least the CTI, so the loop ends.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import z3
+
+from .symbolic import bad_formulas, init_formula, range_formula, state_values, trans_formula
+
+__all__ = ["Lemma", "Oracle", "strengthen", "Strengthened"]
+
+
+@dataclass(frozen=True)
+class Lemma:
+    """``not /\\_{(i, v) in cube} s[i] = v``."""
+
+    cube: tuple  # ((slot, value), ...) sorted by slot
+
+    def formula(self, enc, s):
+        return z3.Not(z3.And([s[i] == enc.val(v) for i, v in self.cube]))
+
+    def show(self, model) -> str:
+        lits = [f"{model.vars[i].name} = {_show(model.vars[i].domain, v)}" for i, v in self.cube]
+        return "not (" + " and ".join(lits) + ")"
+
+
+def _show(domain, v):
+    x = domain.show(v)
+    return str(x).lower() if isinstance(x, bool) else str(x)
+
+
+class Oracle:
+    """The reachable states as one bit mask per (slot, value): matching a cube is an AND."""
+
+    def __init__(self, states: list, domains: list):
+        self.states, self.domains = states, domains
+        self.all = (1 << len(states)) - 1
+        masks: dict = {}
+        for k, st in enumerate(states):
+            bit = 1 << k
+            for i, v in enumerate(st):
+                masks[(i, v)] = masks.get((i, v), 0) | bit
+        self.masks = masks
+        self.index = {st: k for k, st in enumerate(states)}
+
+    def __contains__(self, state) -> bool:
+        return tuple(state) in self.index
+
+    def matches(self, cube) -> bool:
+        """Some reachable state agrees with every literal of ``cube``."""
+        m = self.all
+        for lit in cube:
+            m &= self.masks.get(lit, 0)
+            if not m:
+                return False
+        return True
+
+    def small_cubes(self) -> list:
+        """Every cube of one or two literals (over the values of the domains) that
+        no reachable state matches: the values and pairs of values never seen
+        together.  A pair is left out when one of its values is never seen."""
+        n = len(self.states[0])
+        vals = [sorted({v for (i, v) in self.masks if i == j}) for j in range(n)]
+        out = []
+        for i, d in enumerate(self.domains):
+            out += [((i, v),) for v in range(d.lo, d.hi + 1) if (i, v) not in self.masks]
+        for i in range(n):
+            for j in range(i + 1, n):
+                for a in vals[i]:
+                    ma = self.masks[(i, a)]
+                    out += [((i, a), (j, b)) for b in vals[j] if not ma & self.masks[(j, b)]]
+        return out
+
+    def generalize(self, state) -> tuple:
+        """A subset of ``state``'s literals that no reachable state matches and
+        from which no literal can be dropped (``state`` must be unreachable)."""
+        cube = list(enumerate(state))
+        # literals most reachable states share go first: dropping them is most likely fine
+        cube.sort(key=lambda lit: -bin(self.masks.get(lit, 0)).count("1"))
+        i = 0
+        while i < len(cube):
+            rest = cube[:i] + cube[i + 1:]
+            if not self.matches(rest):
+                cube = rest
+            else:
+                i += 1
+        return tuple(sorted(cube))
+
+
+@dataclass
+class Strengthened:
+    """The outcome of :func:`strengthen`."""
+
+    status: str                  # proved | reachable-bad | disagreement | limit
+    lemmas: list
+    message: str = ""
+    rounds: int = 0
+
+
+def strengthen(enc, checks, oracle: Oracle, *, deadline: float | None = None,
+               max_lemmas: int = 100_000) -> Strengthened:
+    """``checks=None``: an inductive invariant of the reachable states only (no bad states)."""
+    """Find lemmas ``L`` with ``Init => L``, ``L /\\ T => L'`` and ``L => not Bad``
+    (see the module doc)."""
+    m = enc.model
+    s, t = [enc.num(f"{v.name}@cti") for v in m.vars], [enc.num(f"{v.name}@cti'") for v in m.vars]
+    sel = enc.num("sel@cti")
+    cache: dict = {}
+    bad = z3.Or([b.formula for b in bad_formulas(enc, checks, s, cache)]) if checks is not None \
+        else z3.BoolVal(False, enc.ctx)
+    solver = z3.SolverFor("QF_BV", ctx=enc.ctx) if enc.sort == "bv" else z3.Solver(ctx=enc.ctx)
+    solver.add(range_formula(enc, s), trans_formula(enc, s, t, sel, cache))
+    lemmas = [Lemma(c) for c in oracle.small_cubes()]
+    # broken_n <-> bad(s) \/ not lemma_1(t) \/ ... \/ not lemma_n(t), one link per lemma,
+    # so that a round's query is one assumption and the solver keeps what it learnt
+    broken = [bad]
+
+    def add(lm):
+        lemmas.append(lm)
+        solver.add(lm.formula(enc, s))
+        b = z3.Bool(f"broken{len(broken)}", enc.ctx)
+        solver.add(b == z3.Or(broken[-1], z3.Not(lm.formula(enc, t))))
+        broken.append(b)
+
+    seeds, lemmas = lemmas, []
+    for lm in seeds:
+        add(lm)
+    rounds = 0
+    while True:
+        rounds += 1
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return Strengthened("limit", lemmas, "time limit reached while looking for lemmas", rounds)
+            solver.set("timeout", max(1, int(left * 1000)))
+        r = solver.check(broken[-1]) if len(broken) > 1 else solver.check(bad)
+        if r == z3.unsat:
+            break
+        if r == z3.unknown:
+            return Strengthened("limit", lemmas, f"z3 gave up looking for lemmas "
+                                                  f"({solver.reason_unknown()})", rounds)
+        zm = solver.model()
+        cti = state_values(zm, s)
+        is_bad = z3.is_true(zm.eval(bad, model_completion=True))
+        if cti in oracle:
+            if is_bad:
+                return Strengthened("reachable-bad", lemmas, "a reachable state is bad", rounds)
+            k = zm.eval(sel, model_completion=True)
+            k = k.as_signed_long() if isinstance(k, z3.BitVecNumRef) else k.as_long()
+            label = m.transitions[k].label if k < len(m.transitions) else "stutter"
+            return Strengthened("disagreement", lemmas,
+                                f"z3 and the explicit semantics disagree on step {label} from a "
+                                f"reachable state (z3 leaves the reachable set)", rounds)
+        add(Lemma(oracle.generalize(cti)))
+        if len(lemmas) > max_lemmas:
+            return Strengthened("limit", lemmas, f"more than {max_lemmas} lemmas", rounds)
+    # initiation: every lemma holds in the initial state
+    check = z3.Solver(ctx=enc.ctx)
+    check.add(init_formula(enc, s), z3.Not(z3.And([lm.formula(enc, s) for lm in lemmas])))
+    if check.check() != z3.unsat:
+        return Strengthened("disagreement", lemmas, "a lemma is false in the initial state", rounds)
+    return Strengthened("proved", lemmas, "", rounds)
