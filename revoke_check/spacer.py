@@ -1,0 +1,157 @@
+"""``--engine spacer``: an unbounded proof through z3's Spacer engine (constrained Horn clauses).
+
+The model becomes Horn clauses over one relation ``Reach(s)`` (integer sort)::
+
+    init(s)                               -> Reach(s)
+    Reach(s) /\\ step_k(s, t) /\\ dom(t)    -> Reach(t)     one rule per transition k, named t<k>
+    Reach(s) /\\ bad(s)                    -> Err
+
+with one query ``Err`` per kind of bad state (each invariant, each step
+assertion of each transition, deadlock, at-end, model error): Spacer decides
+small queries where one over their disjunction times out.  Unsatisfiable for
+every one: no bad state is reachable at any depth, and each answer is an
+inductive invariant for ``Reach`` (printed by ``check --show-invariant``).
+The time budget (``--max-seconds``, default :data:`DEFAULT_SECONDS`) is
+shared among the queries still to run; an undecided query makes the verdict
+``incomplete`` and is named.  Satisfiable: the names of the rules along
+Spacer's derivation are the transitions of a counterexample; it is replayed
+on the explicit semantics like every z3 counterexample, and then shortened to
+a shortest one by BMC up to its length.
+"""
+from __future__ import annotations
+
+import time
+
+import z3
+
+from .bmc import bmc
+from .result import ERROR, HOLDS, INCOMPLETE, Result
+from .semantics import Semantics
+from .symbolic import (bad_formulas, init_formula, make_encoding, range_formula,
+                       state_vars, step_formula)
+from .z3cex import choose_bad, internal_error, report_counterexample
+
+__all__ = ["spacer", "encode", "horn_clauses", "invariant_text"]
+
+
+DEFAULT_SECONDS = 120.0   # Spacer may search for ever; without --max-seconds it gets this much
+
+
+def encode(model, checks):
+    """(encoding with ``state_s``, ``state_t`` and the rule bodies ``steps``, bad states)."""
+    enc = make_encoding(model, checks, "int")
+    enc.state_s, enc.state_t = state_vars(enc, "s"), state_vars(enc, "t")
+    enc.steps = [z3.And(step_formula(enc, tr, enc.state_s, enc.state_t, {}),
+                        range_formula(enc, enc.state_t)) for tr in model.transitions]
+    return enc, bad_formulas(enc, checks, enc.state_s, {})
+
+
+def horn_clauses(enc, bad):
+    """(fixedpoint, Reach, Err) whose query ``Err`` asks whether ``bad(s)`` is reachable."""
+    m = enc.model
+    fp = z3.Fixedpoint(ctx=enc.ctx)
+    fp.set(engine="spacer")
+    # keep Reach and one rule per transition visible, so that a derivation names the steps
+    fp.set("xform.slice", False)
+    fp.set("xform.inline_linear", False)
+    fp.set("xform.inline_eager", False)
+    reach = z3.Function("Reach", *[enc.num("x").sort()] * len(m.vars), z3.BoolSort(ctx=enc.ctx))
+    err = z3.Function("Err", z3.BoolSort(ctx=enc.ctx))
+    fp.register_relation(reach, err)
+    s, t = enc.state_s, enc.state_t
+    fp.declare_var(*s, *t)
+    fp.rule(reach(*s), init_formula(enc, s), name="init")
+    for tr in m.transitions:
+        fp.rule(reach(*t), [reach(*s), enc.steps[tr.index]], name=f"t{tr.index}")
+    fp.rule(err(), [reach(*s), bad], name="bad")
+    return fp, reach, err
+
+
+def invariant_text(fp, reach, model) -> str:
+    """Spacer's inductive invariant for ``Reach``, over the variable names."""
+    body = fp.get_cover_delta(-1, reach)
+    consts = [z3.Int(v.name, body.ctx) for v in model.vars]
+    return " ".join(str(z3.simplify(z3.substitute_vars(body, *consts))).split())
+
+
+def spacer(model, checks, *, max_seconds: float | None = None, sem: Semantics | None = None,
+           show_invariant: bool = False, **_ignored) -> Result:
+    """One Spacer query per kind of bad state (see the module doc)."""
+    t0 = time.monotonic()
+    budget = DEFAULT_SECONDS if max_seconds is None else max_seconds
+    names = [p.name for p in checks.properties]
+    res = Result(INCOMPLETE, model.config.name, model.variant, "spacer", names)
+    sem = sem or Semantics(model, checks)
+    enc, bads = encode(model, checks)
+    open_, proved = [], []
+    for n, b in enumerate(bads):
+        left = budget - (time.monotonic() - t0)
+        if left <= 0:
+            open_ += [x.tag for x in bads[n:]]
+            break
+        fp, reach, err = horn_clauses(enc, b.formula)
+        fp.set("timeout", max(1, int(left / (len(bads) - n) * 1000)))
+        try:
+            r = fp.query(err())
+        except z3.Z3Exception:   # the timeout cancels the query
+            r = z3.unknown
+        if r == z3.sat:
+            path = [int(x[1:]) for x in _rule_names(fp) if x[:1] == "t" and x[1:].isdigit()]
+            return _report(res, sem, enc, bads, path, t0, budget)
+        if r == z3.unsat:
+            proved.append(b.tag)
+            if show_invariant:
+                res.invariant.append(f"{b.tag}: {invariant_text(fp, reach, model)}")
+        else:
+            open_.append(b.tag)
+    res.seconds = time.monotonic() - t0
+    if not open_:
+        res.verdict, res.proof, res.bound = HOLDS, "spacer", None
+        res.message = f"proven for all depths by Spacer ({len(bads)} queries, one per kind of bad state)"
+        return res
+    why = f"time limit of {budget:g}s reached" + ("" if max_seconds is not None else " (the default; see --max-seconds)")
+    res.message = (f"{why}: Spacer proved {len(proved)} of {len(bads)} kinds of bad state unreachable; "
+                   f"not decided: {', '.join(open_[:6])}{' ...' if len(open_) > 6 else ''}")
+    res.incomplete_reason = why
+    if not show_invariant:
+        res.invariant = []
+    return res
+
+
+def _rule_names(fp) -> list[str]:
+    """The names of the rules of Spacer's derivation, from ``init`` to ``bad``
+    (z3 lists them from the query back to the fact)."""
+    raw = fp.get_rule_names_along_trace()
+    names = [str(n).strip('"|') for n in (raw if isinstance(raw, (list, tuple)) else [raw])]
+    return names[::-1] if names[-1:] == ["init"] else names
+
+
+def _report(res, sem, enc, bads, path, t0, budget):
+    m = sem.model
+    state = m.init
+    for ti in path:
+        nxt = sem.enabled(state, ti) if 0 <= ti < len(m.transitions) else None
+        if nxt is None:
+            return internal_error(res, f"Spacer's derivation {path} is not a run of the model")
+        state = nxt
+    probe = z3.Solver(ctx=enc.ctx)
+    probe.add([x == enc.val(v) for x, v in zip(enc.state_s, state)])
+    probe.check()
+    zm = probe.model()
+    bad = choose_bad(zm, [b for b in bads if b.fire is None], [b for b in bads if b.fire is not None], None)
+    report_counterexample(res, sem, path, bad, "spacer")
+    if res.verdict == ERROR:
+        res.seconds = time.monotonic() - t0
+        return res
+    # Spacer's derivation need not be a shortest one: BMC up to its length finds one that is
+    longest = len(path)
+    left = budget - (time.monotonic() - t0)
+    if longest > 0 and left > 0:
+        short = bmc(m, sem.checks, depth=longest, max_seconds=left, sem=sem)
+        if short.trace is not None and len(short.trace) <= len(res.trace):
+            short.engine = "spacer"
+            if short.trace is not None:
+                short.trace.engine = "spacer"
+            res = short
+    res.seconds = time.monotonic() - t0
+    return res
