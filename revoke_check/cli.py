@@ -76,7 +76,8 @@ def summary_line(r: Result) -> str:
     bound = f", bound {r.bound}" if r.bound is not None else ""
     if r.engine != "explicit":  # z3 engines count depths, not states
         proof = f", proof {r.proof}" if r.proof is not None else ""
-        return f"{r.variant} on {r.config} [{r.engine}{bound}]: {what} -- depth {r.depth}{proof}, {r.seconds:.2f}s"
+        depth = f"depth {r.depth}, " if r.engine != "spacer" or r.trace is not None else ""
+        return f"{r.variant} on {r.config} [{r.engine}{bound}]: {what} -- {depth}{proof.lstrip(', ')}{', ' if proof else ''}{r.seconds:.2f}s"
     return (f"{r.variant} on {r.config} [{r.engine}{bound}]: {what} -- "
             f"{r.distinct_states} distinct states, {r.transitions} transitions, "
             f"depth {r.depth}, {r.seconds:.2f}s")
