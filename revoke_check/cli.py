@@ -18,7 +18,7 @@ from model.lang import ModelError
 from model.variants import VARIANTS, VariantError
 from properties import PROPERTIES, PropertyError
 from traces.render_text import render_text
-from traces.trace import Trace, TraceError
+from traces.trace import TraceError
 
 from .result import EXIT, Result
 

@@ -29,9 +29,10 @@ On this model plain k-induction rarely closes (unreachable states have long
 simple paths into bad ones), so by default the induction is first
 *strengthened with lemmas* (:mod:`~revoke_check.lemmas`): clauses suggested by
 the explicit reachable set and checked by z3, which make 1-induction close
-(``proof = 1``, ``lemmas = N``).  When that finds a reachable bad state or
-runs out of time, the plain loop above runs (its base case yields the
-shortest counterexample); ``lemmas=False`` skips the strengthening.
+(``proof = 1``, ``lemmas = N``).  When the explicit explorer finds a
+violation (or stops at a limit), or the lemma search runs out of time, the
+plain loop above runs (its base case yields the shortest counterexample);
+``lemmas=False`` skips the strengthening.
 """
 from __future__ import annotations
 
@@ -44,8 +45,8 @@ from .explicit import explore
 from .lemmas import Oracle, strengthen
 from .result import ERROR, HOLDS, INCOMPLETE, VACUOUS, Result
 from .semantics import Semantics
-from .symbolic import (bad_formulas, distinct_formula, make_encoding, order_formula,
-                       range_formula, state_vars, trans_formula)
+from .symbolic import (bad_formulas, distinct_formula, make_encoding, new_solver,
+                       order_formula, range_formula, state_vars, trans_formula)
 from .z3cex import internal_error, report_counterexample
 
 __all__ = ["kinduction", "StepCase"]
@@ -57,10 +58,7 @@ class StepCase:
     def __init__(self, un: Unroller):
         self.enc, self.checks = un.enc, un.checks
         self.pairs = un.pairs
-        self.solver = z3.SolverFor("QF_BV", ctx=self.enc.ctx) if self.enc.sort == "bv" \
-            else z3.Solver(ctx=self.enc.ctx)
-        if self.enc.sort == "bv":
-            self.solver.set("sat.branching.heuristic", "chb")
+        self.solver = new_solver(self.enc)
         u0 = state_vars(self.enc, "u0")
         self.states, self.sels, self.caches = [u0], [], [{}]
         self.bads = [self._bad(u0, self.caches[0])]
@@ -150,7 +148,7 @@ def kinduction(model, checks, *, depth: int = DEFAULT_DEPTH, max_seconds: float 
 
 def _plain(res, model, checks, sem, *, t0, depth, max_seconds, sort, progress):
     """Plain k-induction (the loop of the module doc)."""
-    base = Unroller(model, checks, sort=sort, logic="QF_BV" if sort == "bv" else None)
+    base = Unroller(model, checks, sort=sort)
     step = StepCase(base)
     for k in range(depth + 1):
         left = _remaining_ms(t0, max_seconds)

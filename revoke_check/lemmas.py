@@ -12,9 +12,9 @@ for an inductive invariant ``L`` made of *lemmas*, each a clause
    ``L(s) /\\ (Bad(s) \\/ T(s, t) /\\ not L(t))``;
 3. a CTI outside ``Reach`` is generalised to a smallest cube of its literals
    that no reachable state matches (dropping literals greedily) and its
-   negation becomes a lemma; a CTI inside ``Reach`` means either a real
-   violation (``Bad(s)``: left to the BMC base case) or that the two
-   semantics disagree on a step (an internal error);
+   negation becomes a lemma; a CTI inside ``Reach`` means that the two
+   semantics disagree (z3 sees a bad state or a step out of ``Reach`` where the
+   explicit explorer saw none): an internal error;
 4. when no CTI is left, z3 also checks ``Init => L``.  Then ``L`` is an
    inductive invariant that excludes every bad state: the properties hold at
    every depth (1-induction strengthened by ``L``).
@@ -31,7 +31,8 @@ from dataclasses import dataclass
 
 import z3
 
-from .symbolic import bad_formulas, init_formula, range_formula, state_values, trans_formula
+from .symbolic import (bad_formulas, init_formula, new_solver, num_value, range_formula,
+                       state_values, state_vars, trans_formula)
 
 __all__ = ["Lemma", "Oracle", "strengthen", "Strengthened"]
 
@@ -59,7 +60,7 @@ class Oracle:
     """The reachable states as one bit mask per (slot, value): matching a cube is an AND."""
 
     def __init__(self, states: list, domains: list):
-        self.states, self.domains = states, domains
+        self.domains = domains
         self.all = (1 << len(states)) - 1
         masks: dict = {}
         for k, st in enumerate(states):
@@ -85,7 +86,7 @@ class Oracle:
         """Every cube of one or two literals (over the values of the domains) that
         no reachable state matches: the values and pairs of values never seen
         together.  A pair is left out when one of its values is never seen."""
-        n = len(self.states[0])
+        n = len(self.domains)
         vals = [sorted({v for (i, v) in self.masks if i == j}) for j in range(n)]
         out = []
         for i, d in enumerate(self.domains):
@@ -117,28 +118,25 @@ class Oracle:
 class Strengthened:
     """The outcome of :func:`strengthen`."""
 
-    status: str                  # proved | reachable-bad | disagreement | limit
+    status: str                  # proved | disagreement | limit
     lemmas: list
     message: str = ""
-    rounds: int = 0
 
 
-def strengthen(enc, checks, oracle: Oracle, *, deadline: float | None = None,
-               max_lemmas: int = 100_000) -> Strengthened:
-    """``checks=None``: an inductive invariant of the reachable states only (no bad states)."""
+def strengthen(enc, checks, oracle: Oracle, *, deadline: float | None = None) -> Strengthened:
     """Find lemmas ``L`` with ``Init => L``, ``L /\\ T => L'`` and ``L => not Bad``
-    (see the module doc)."""
+    (see the module doc); the oracle must hold every reachable state and no bad one."""
     m = enc.model
-    s, t = [enc.num(f"{v.name}@cti") for v in m.vars], [enc.num(f"{v.name}@cti'") for v in m.vars]
+    s, t = state_vars(enc, "cti"), state_vars(enc, "cti'")
     sel = enc.num("sel@cti")
     cache: dict = {}
-    bad = z3.Or([b.formula for b in bad_formulas(enc, checks, s, cache)]) if checks is not None \
-        else z3.BoolVal(False, enc.ctx)
-    solver = z3.SolverFor("QF_BV", ctx=enc.ctx) if enc.sort == "bv" else z3.Solver(ctx=enc.ctx)
+    solver = new_solver(enc)
     solver.add(range_formula(enc, s), trans_formula(enc, s, t, sel, cache))
-    lemmas = [Lemma(c) for c in oracle.small_cubes()]
+    bad = z3.Bool("bad@cti", enc.ctx)
+    solver.add(bad == z3.Or([b.formula for b in bad_formulas(enc, checks, s, cache)]))
     # broken_n <-> bad(s) \/ not lemma_1(t) \/ ... \/ not lemma_n(t), one link per lemma,
     # so that a round's query is one assumption and the solver keeps what it learnt
+    lemmas: list[Lemma] = []
     broken = [bad]
 
     def add(lm):
@@ -148,41 +146,35 @@ def strengthen(enc, checks, oracle: Oracle, *, deadline: float | None = None,
         solver.add(b == z3.Or(broken[-1], z3.Not(lm.formula(enc, t))))
         broken.append(b)
 
-    seeds, lemmas = lemmas, []
-    for lm in seeds:
-        add(lm)
-    rounds = 0
+    for cube in oracle.small_cubes():
+        add(Lemma(cube))
     while True:
-        rounds += 1
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
-                return Strengthened("limit", lemmas, "time limit reached while looking for lemmas", rounds)
+                return Strengthened("limit", lemmas, "time limit reached while looking for lemmas")
             solver.set("timeout", max(1, int(left * 1000)))
-        r = solver.check(broken[-1]) if len(broken) > 1 else solver.check(bad)
+        r = solver.check(broken[-1])
         if r == z3.unsat:
             break
         if r == z3.unknown:
             return Strengthened("limit", lemmas, f"z3 gave up looking for lemmas "
-                                                  f"({solver.reason_unknown()})", rounds)
+                                                  f"({solver.reason_unknown()})")
         zm = solver.model()
         cti = state_values(zm, s)
-        is_bad = z3.is_true(zm.eval(bad, model_completion=True))
         if cti in oracle:
-            if is_bad:
-                return Strengthened("reachable-bad", lemmas, "a reachable state is bad", rounds)
-            k = zm.eval(sel, model_completion=True)
-            k = k.as_signed_long() if isinstance(k, z3.BitVecNumRef) else k.as_long()
-            label = m.transitions[k].label if k < len(m.transitions) else "stutter"
+            if z3.is_true(zm.eval(bad)):
+                why = "z3 finds a bad state the explicit explorer reached without a violation"
+            else:
+                k = num_value(zm, sel)
+                label = m.transitions[k].label if k < len(m.transitions) else "stutter"
+                why = f"z3 leaves the reachable set by step {label}"
             return Strengthened("disagreement", lemmas,
-                                f"z3 and the explicit semantics disagree on step {label} from a "
-                                f"reachable state (z3 leaves the reachable set)", rounds)
+                                f"z3 and the explicit semantics disagree: {why}")
         add(Lemma(oracle.generalize(cti)))
-        if len(lemmas) > max_lemmas:
-            return Strengthened("limit", lemmas, f"more than {max_lemmas} lemmas", rounds)
     # initiation: every lemma holds in the initial state
     check = z3.Solver(ctx=enc.ctx)
     check.add(init_formula(enc, s), z3.Not(z3.And([lm.formula(enc, s) for lm in lemmas])))
     if check.check() != z3.unsat:
-        return Strengthened("disagreement", lemmas, "a lemma is false in the initial state", rounds)
-    return Strengthened("proved", lemmas, "", rounds)
+        return Strengthened("disagreement", lemmas, "a lemma is false in the initial state")
+    return Strengthened("proved", lemmas)

@@ -21,6 +21,7 @@ a shortest one by BMC up to its length.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import z3
 
@@ -31,39 +32,48 @@ from .symbolic import (bad_formulas, init_formula, make_encoding, range_formula,
                        state_vars, step_formula)
 from .z3cex import choose_bad, internal_error, report_counterexample
 
-__all__ = ["spacer", "encode", "horn_clauses", "invariant_text"]
+__all__ = ["spacer", "Horn", "encode", "horn_clauses", "invariant_text"]
 
 
 DEFAULT_SECONDS = 120.0   # Spacer may search for ever; without --max-seconds it gets this much
 
 
-def encode(model, checks):
-    """(encoding with ``state_s``, ``state_t`` and the rule bodies ``steps``, bad states)."""
+@dataclass
+class Horn:
+    """The model as the bodies of Horn clauses: states ``s``, ``t``, one rule body
+    ``step_k(s, t) /\\ dom(t)`` per transition, and the bad states over ``s``."""
+
+    enc: object
+    s: list
+    t: list
+    steps: list
+    bads: list
+
+
+def encode(model, checks) -> Horn:
     enc = make_encoding(model, checks, "int")
-    enc.state_s, enc.state_t = state_vars(enc, "s"), state_vars(enc, "t")
-    enc.steps = [z3.And(step_formula(enc, tr, enc.state_s, enc.state_t, {}),
-                        range_formula(enc, enc.state_t)) for tr in model.transitions]
-    return enc, bad_formulas(enc, checks, enc.state_s, {})
+    s, t = state_vars(enc, "s"), state_vars(enc, "t")
+    steps = [z3.And(step_formula(enc, tr, s, t, {}), range_formula(enc, t)) for tr in model.transitions]
+    return Horn(enc, s, t, steps, bad_formulas(enc, checks, s, {}))
 
 
-def horn_clauses(enc, bad):
+def horn_clauses(h: Horn, bad):
     """(fixedpoint, Reach, Err) whose query ``Err`` asks whether ``bad(s)`` is reachable."""
-    m = enc.model
+    enc = h.enc
     fp = z3.Fixedpoint(ctx=enc.ctx)
     fp.set(engine="spacer")
     # keep Reach and one rule per transition visible, so that a derivation names the steps
     fp.set("xform.slice", False)
     fp.set("xform.inline_linear", False)
     fp.set("xform.inline_eager", False)
-    reach = z3.Function("Reach", *[enc.num("x").sort()] * len(m.vars), z3.BoolSort(ctx=enc.ctx))
+    reach = z3.Function("Reach", *[enc.num("x").sort()] * len(h.s), z3.BoolSort(ctx=enc.ctx))
     err = z3.Function("Err", z3.BoolSort(ctx=enc.ctx))
     fp.register_relation(reach, err)
-    s, t = enc.state_s, enc.state_t
-    fp.declare_var(*s, *t)
-    fp.rule(reach(*s), init_formula(enc, s), name="init")
-    for tr in m.transitions:
-        fp.rule(reach(*t), [reach(*s), enc.steps[tr.index]], name=f"t{tr.index}")
-    fp.rule(err(), [reach(*s), bad], name="bad")
+    fp.declare_var(*h.s, *h.t)
+    fp.rule(reach(*h.s), init_formula(enc, h.s), name="init")
+    for k, body in enumerate(h.steps):
+        fp.rule(reach(*h.t), [reach(*h.s), body], name=f"t{k}")
+    fp.rule(err(), [reach(*h.s), bad], name="bad")
     return fp, reach, err
 
 
@@ -75,21 +85,22 @@ def invariant_text(fp, reach, model) -> str:
 
 
 def spacer(model, checks, *, max_seconds: float | None = None, sem: Semantics | None = None,
-           show_invariant: bool = False, **_ignored) -> Result:
+           show_invariant: bool = False) -> Result:
     """One Spacer query per kind of bad state (see the module doc)."""
     t0 = time.monotonic()
     budget = DEFAULT_SECONDS if max_seconds is None else max_seconds
     names = [p.name for p in checks.properties]
     res = Result(INCOMPLETE, model.config.name, model.variant, "spacer", names)
     sem = sem or Semantics(model, checks)
-    enc, bads = encode(model, checks)
+    h = encode(model, checks)
+    bads = h.bads
     open_, proved = [], []
     for n, b in enumerate(bads):
         left = budget - (time.monotonic() - t0)
         if left <= 0:
             open_ += [x.tag for x in bads[n:]]
             break
-        fp, reach, err = horn_clauses(enc, b.formula)
+        fp, reach, err = horn_clauses(h, b.formula)
         fp.set("timeout", max(1, int(left / (len(bads) - n) * 1000)))
         try:
             r = fp.query(err())
@@ -97,7 +108,7 @@ def spacer(model, checks, *, max_seconds: float | None = None, sem: Semantics | 
             r = z3.unknown
         if r == z3.sat:
             path = [int(x[1:]) for x in _rule_names(fp) if x[:1] == "t" and x[1:].isdigit()]
-            return _report(res, sem, enc, bads, path, t0, budget)
+            return _report(res, sem, h, path, t0, budget)
         if r == z3.unsat:
             proved.append(b.tag)
             if show_invariant:
@@ -113,8 +124,6 @@ def spacer(model, checks, *, max_seconds: float | None = None, sem: Semantics | 
     res.message = (f"{why}: Spacer proved {len(proved)} of {len(bads)} kinds of bad state unreachable; "
                    f"not decided: {', '.join(open_[:6])}{' ...' if len(open_) > 6 else ''}")
     res.incomplete_reason = why
-    if not show_invariant:
-        res.invariant = []
     return res
 
 
@@ -126,7 +135,8 @@ def _rule_names(fp) -> list[str]:
     return names[::-1] if names[-1:] == ["init"] else names
 
 
-def _report(res, sem, enc, bads, path, t0, budget):
+def _report(res, sem, h: Horn, path, t0, budget):
+    """Re-run Spacer's path, name the bad state it ends in, replay, then shorten by BMC."""
     m = sem.model
     state = m.init
     for ti in path:
@@ -134,24 +144,20 @@ def _report(res, sem, enc, bads, path, t0, budget):
         if nxt is None:
             return internal_error(res, f"Spacer's derivation {path} is not a run of the model")
         state = nxt
-    probe = z3.Solver(ctx=enc.ctx)
-    probe.add([x == enc.val(v) for x, v in zip(enc.state_s, state)])
+    probe = z3.Solver(ctx=h.enc.ctx)
+    probe.add([x == h.enc.val(v) for x, v in zip(h.s, state)])
     probe.check()
-    zm = probe.model()
-    bad = choose_bad(zm, [b for b in bads if b.fire is None], [b for b in bads if b.fire is not None], None)
+    bad = choose_bad(probe.model(), [b for b in h.bads if b.fire is None],
+                     [b for b in h.bads if b.fire is not None], None)
     report_counterexample(res, sem, path, bad, "spacer")
-    if res.verdict == ERROR:
-        res.seconds = time.monotonic() - t0
-        return res
-    # Spacer's derivation need not be a shortest one: BMC up to its length finds one that is
-    longest = len(path)
-    left = budget - (time.monotonic() - t0)
-    if longest > 0 and left > 0:
-        short = bmc(m, sem.checks, depth=longest, max_seconds=left, sem=sem)
-        if short.trace is not None and len(short.trace) <= len(res.trace):
-            short.engine = "spacer"
-            if short.trace is not None:
-                short.trace.engine = "spacer"
+    if res.verdict != ERROR:
+        # Spacer's derivation need not be a shortest one: BMC up to its length finds one that is
+        left = budget - (time.monotonic() - t0)
+        short = bmc(m, sem.checks, depth=len(res.trace), max_seconds=max(left, 1.0), sem=sem)
+        if short.trace is not None:
+            short.engine = short.trace.engine = "spacer"
             res = short
+        else:
+            res.message += " (Spacer's trace; BMC found no shorter one within the time, so it may not be shortest)"
     res.seconds = time.monotonic() - t0
     return res

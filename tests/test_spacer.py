@@ -29,9 +29,9 @@ def test_spacer_out_of_time_is_incomplete_and_names_what_it_did_not_decide():
 
 def _one_query(config, tag):
     model, checks = build(config, None, None)
-    enc, bads = encode(model, checks)
-    bad = next(b for b in bads if b.tag == tag)
-    fp, reach, err = horn_clauses(enc, bad.formula)
+    h = encode(model, checks)
+    bad = next(b for b in h.bads if b.tag == tag)
+    fp, reach, err = horn_clauses(h, bad.formula)
     fp.set("timeout", 60_000)
     return model, fp, reach, err
 
@@ -46,9 +46,9 @@ def test_spacer_proves_an_invariant_and_prints_it_over_the_variable_names():
 def test_spacer_finds_a_reachable_bad_state_of_one_query():
     # a bad state the explicit explorer reaches: buf0 revoked while imp0 is attached
     model, checks = build("tiny", None, None)
-    enc, _ = encode(model, checks)
-    s = enc.state_s
+    h = encode(model, checks)
+    s = h.s
     slot = {v.name: i for i, v in enumerate(model.vars)}
     bad = z3.And(s[slot["revoked[buf0]"]] == 1, s[slot["attached[imp0]"]] == 1)
-    fp, reach, err = horn_clauses(enc, bad)
+    fp, reach, err = horn_clauses(h, bad)
     assert fp.query(err()) == z3.sat
