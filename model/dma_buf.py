@@ -10,14 +10,42 @@ the mapping as to be dropped (``notified``): the unmap is a later step.
 """
 from __future__ import annotations
 
-from .expr import INT, TRUE, and_, ite
+from .expr import BOOL, INT, TRUE, and_, ite
 from .lang import Branch, DONE, Event, NEXT, Step, step
 from .locks import NONE, resv_free, takes
 from .protocol import procedure
+from .schema import Attr, Field, Lock, ObjectKind
 from .vfio_pci_dmabuf import fput, use
 
 SRC = "drivers/dma-buf/dma-buf.c"
 VFIO = "drivers/vfio/pci/vfio_pci_dmabuf.c"
+
+
+def declare(p):
+    """struct dma_buf (its file's count, the fd, resv) and struct dma_buf_attachment."""
+    p.add_field(Field("buf", "f_count",
+                      lambda cfg, b: INT(0, 1 + len(cfg.importers_of(b)) + len(cfg.threads)),
+                      lambda cfg, b: int(cfg.bufs[b].exists), "dmabuf->file reference count"))
+    p.add_field(Field("buf", "has_fd", BOOL, lambda cfg, b: cfg.bufs[b].exists,
+                      "the fd is installed in the fd table"))
+    p.add_lock(Lock("buf", "resv", "ww_mutex", klass="resv", expr="{}->resv",
+                    doc="dmabuf->resv: the reservation lock (ww_mutex)"))
+    p.add_object_kind(ObjectKind(
+        "importer", "importers", "struct dma_buf_attachment", ref="importer",
+        doc="importers of a buf (RDMA, iommufd, io_uring ...)",
+        attrs=(Attr("buf", "ref:buf", doc="the buf it imports"),
+               Attr("revocable", "bool", True, "dma_buf_attach_revocable(): has invalidate_mappings"),
+               Attr("fences", "bool", True, "queues DMA as resv fences"),
+               Attr("maps", "int", 1, "map/unmap rounds", minimum=1),
+               Attr("kind", "str", "dynamic",
+                    "dynamic (sg_table map, asynchronous unmap) or iommufd (synchronous, permanent)",
+                    choices=("dynamic", "iommufd")))))
+    for name, doc in (("attached", "on dmabuf->attachments"),
+                      ("mapped", "holds a mapping (sg_table or IOMMU PTEs)"),
+                      ("notified", "invalidate_mappings told it to stop; it has not unmapped yet"),
+                      ("fence", "an unsignalled DMA fence of this importer sits in resv"),
+                      ("perm_revoked", "iommufd: pages->dmabuf.phys.len == 0, the mapping is gone for good")):
+        p.add_field(Field("importer", name, BOOL, 0, doc))
 
 
 def creator_done(t, b):

@@ -8,6 +8,7 @@ decorated by :func:`variant` (or any function ``fn(p)``), loaded with
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import sys
 from pathlib import Path
@@ -236,7 +237,7 @@ def load_variant_file(spec: str):
         mod = importlib.util.module_from_spec(spec_)
         sys.modules[modname] = mod
         spec_.loader.exec_module(mod)
-    except Exception as e:  # a user's file: report it, don't crash
+    except (Exception, SystemExit, KeyboardInterrupt) as e:  # a user's file: report it, don't crash
         raise VariantError(f"variant file {path}: {type(e).__name__}: {e}") from None
     finally:
         VARIANTS.clear()
@@ -250,25 +251,43 @@ def load_variant_file(spec: str):
     return fn
 
 
+def file_sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def get_protocol(name: str | None) -> Protocol:
-    """``upstream``, a registered variant name, or ``FILE.py:NAME``."""
-    if name in (None, "", "upstream"):
-        return upstream()
+    """``upstream``, a built-in variant name, or ``FILE.py:NAME``; the protocol remembers the spec."""
+    if name is None or name == "upstream":
+        p = upstream()
+        p.spec = "upstream"
+        return p
+    if not isinstance(name, str) or not name.strip():
+        raise VariantError("empty variant name (use upstream, a variant name, or FILE.py:NAME)")
+    _load_builtin_series()
     if name in VARIANTS:
         fn = VARIANTS[name]
     elif name.endswith(".py") or ".py:" in name:
         fn = load_variant_file(name)
     else:
-        raise VariantError(f"unknown variant {name!r} (known: upstream, {', '.join(VARIANTS)})")
+        raise VariantError(f"unknown variant {name!r} (known: upstream, {', '.join(VARIANTS)}; "
+                           f"or FILE.py:NAME)")
     label = getattr(fn, "variant_name", None) or name
     p = upstream().copy(label, (fn.__doc__ or "").strip())
+    p.spec = name
     try:
         fn(p)
-    except ModelError:
+    except (ModelError, VariantError):
         raise
+    except (SystemExit, KeyboardInterrupt) as e:
+        raise VariantError(f"variant {label}: {type(e).__name__} raised while it was applied") from None
     except Exception as e:
         raise VariantError(f"variant {label}: {type(e).__name__}: {e}") from None
     return p
+
+
+def _load_builtin_series():
+    """The 2026 series (``model/series/``) register themselves as built-in variants on import."""
+    from . import series  # noqa: F401
 
 
 @variant("unlocked-fault-check")

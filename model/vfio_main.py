@@ -7,12 +7,29 @@ eventfd it leaves pm_runtime_engaged set and does not un-revoke.
 """
 from __future__ import annotations
 
-from .expr import and_
+from .expr import BOOL, INT, and_
 from .lang import Branch, Call, RETURN, Step, step
 from .locks import rwsem_write_free, takes
 from .protocol import procedure
+from .schema import Field, Lock
 
 SRC = "drivers/vfio/vfio_main.c"
+
+
+def declare(p):
+    """struct vfio_device (open_count, the registration refcount), struct vfio_device_set, runtime PM."""
+    p.add_field(Field("device", "open", BOOL, lambda cfg, d: cfg.devices[d].open,
+                      "vdev->vdev.open_count > 0 (protected by dev_set->lock)"))
+    p.add_field(Field("device", "registration",
+                      lambda cfg, d: INT(0, 1 + len(cfg.bufs_of(d))),
+                      lambda cfg, d: 1 + sum(cfg.bufs[b].exists for b in cfg.bufs_of(d)),
+                      "vfio_device.refcount: 1 + one per buf whose priv->vdev is set"))
+    p.add_field(Field("device", "pm_usage",
+                      lambda cfg, d: INT(0, 1 + len(cfg.fd_users(d))),
+                      lambda cfg, d: int(cfg.devices[d].open),
+                      "the runtime PM usage count (1 while open, -1 by LOW_POWER_ENTRY)"))
+    p.add_lock(Lock(None, "dev_set_lock", "mutex", klass="dev_set->lock", var="dev_set->lock",
+                    expr="&dev_set->lock", doc="dev_set->lock: serialises open, close and hot reset"))
 
 
 def pm_get(t, vdev: int, source: str) -> Step:

@@ -8,12 +8,22 @@ vfio_basic_config_write() for PCI_COMMAND:
 """
 from __future__ import annotations
 
+from .expr import BOOL
 from .lang import Branch, Call, Event, NEXT, RETURN, Step, step
 from .locks import down_write, rwsem_write_free, up_write, zap_and_down_write
 from .protocol import procedure
+from .schema import Field
 from .vfio_pci_core import reset_function
 
 SRC = "drivers/vfio/pci/vfio_pci_config.c"
+
+
+def declare(p):
+    """vdev->vconfig, the virtual config space, and its PCI_COMMAND MEM bit."""
+    p.add_field(Field("device", "vconfig", BOOL, lambda cfg, d: cfg.devices[d].open,
+                      "vdev->vconfig allocated (vfio_config_init .. vfio_pci_core_disable)"))
+    p.add_field(Field("device", "vmem", BOOL, lambda cfg, d: cfg.devices[d].open and cfg.devices[d].mem,
+                      "PCI_COMMAND_MEMORY in the virtual config space"))
 
 
 @procedure("vfio_basic_config_write", f"{SRC}:vfio_basic_config_write")

@@ -19,13 +19,42 @@ err_undo:
 """
 from __future__ import annotations
 
-from .expr import ENUM, TRUE, and_, ite, or_
+from .expr import BOOL, ENUM, TRUE, and_, ite, or_
 from .lang import Branch, Call, DONE, Event, NEXT, RETURN, Step, step
 from .locks import (down_write, mutex_free, mutex_lock, mutex_unlock,
                     rwsem_write_free, takes, up_write, zap_and_down_write)
 from .protocol import procedure
+from .schema import Attr, Field, Lock, ObjectKind
 
 SRC = "drivers/vfio/pci/vfio_pci_core.c"
+
+
+def memory_enabled(v, d):
+    """``__vfio_pci_memory_enabled``: below D3hot and the virtual MEM bit (VFs not modelled)."""
+    return and_(v.vmem[d], ~v.d3[d])
+
+
+def E(v, d):
+    """The safety predicate of protocol-facts §6: open, vconfig, decode on, powered."""
+    return and_(v.open[d], v.vconfig[d], v.vmem[d], ~v.d3[d])
+
+
+def declare(p):
+    """struct vfio_pci_core_device: memory_lock, the BAR mmaps, runtime PM state."""
+    p.add_object_kind(ObjectKind(
+        "device", "devices", "struct vfio_pci_core_device",
+        doc="the devices of the dev_set, in device_list order", ref="dev", required=True,
+        attrs=(Attr("open", "bool", True, "vdev->vdev.open_count > 0 at the start"),
+               Attr("mem", "bool", True, "the virtual PCI_COMMAND MEM bit at the start"))))
+    p.add_lock(Lock("device", "memory_lock", "rwsem", klass="memory_lock", expr="&{}->memory_lock",
+                    doc="vdev->memory_lock: write side for decode, power and reset changes; "
+                        "read side for BAR faults and BAR read/write"))
+    p.add_field(Field("device", "bar_pte", BOOL, 0, "a CPU page-table entry maps a BAR of the device"))
+    p.add_field(Field("device", "engaged", BOOL, 0,
+                      "vdev->pm_runtime_engaged (LOW_POWER_ENTRY done, not exited)"))
+    p.add_field(Field("device", "d3", BOOL, 0, "runtime suspended: pdev->current_state >= PCI_D3hot"))
+    p.add_helper("memory_enabled", memory_enabled)
+    p.add_helper("E", E)
 
 
 def reset_function(t, vdev: int, who: str):

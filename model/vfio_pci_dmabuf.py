@@ -15,13 +15,50 @@ skip if already in the target state, then
 """
 from __future__ import annotations
 
-from .expr import TRUE, and_, ite, or_, const
+from .expr import BOOL, ENUM, INT, TRUE, and_, ite, or_, const
 from .lang import Branch, Call, Event, NEXT, RETURN, DONE, Step, step
 from .locks import (NONE, down_write, mutex_free, resv_free, rwsem_write_free, takes,
                     up_write)
 from .protocol import procedure
+from .schema import Attr, Field, ObjectKind
 
 SRC = "drivers/vfio/pci/vfio_pci_dmabuf.c"
+
+# the life of struct vfio_pci_dma_buf: kzalloc'd .. exported .. on vdev->dmabufs
+# .. unlinked (cleanup or release) .. freed by vfio_pci_dma_buf_release.
+PHASES = ("none", "exported", "listed", "unlisted", "freed")
+
+
+def live(v, b):
+    """On ``vdev->dmabufs`` and ``get_file_active`` would succeed."""
+    return and_(v.phase[b] == "listed", v.f_count[b] > 0)
+
+
+def reachable(v, b):
+    """Some file reference exists (fd or importer) and the buf was listed once."""
+    return and_(or_(v.phase[b] == "listed", v.phase[b] == "unlisted"), v.f_count[b] > 0)
+
+
+def declare(p):
+    """struct vfio_pci_dma_buf: its life, priv->vdev, priv->revoked, priv->kref, priv->comp."""
+    p.add_object_kind(ObjectKind(
+        "buf", "bufs", "struct vfio_pci_dma_buf", ref="buf",
+        doc="dma-bufs exported from a device's BAR",
+        attrs=(Attr("dev", "ref:device", doc="the device whose BAR it exports"),
+               Attr("exists", "bool", True,
+                    "already exported with an fd at the start (else a feature_dma_buf actor creates it)"))))
+    exists = lambda cfg, b: cfg.bufs[b].exists  # noqa: E731
+    p.add_field(Field("buf", "phase", ENUM(*PHASES), lambda cfg, b: "listed" if exists(cfg, b) else "none",
+                      "where the buf is in its life"))
+    p.add_field(Field("buf", "priv_vdev", BOOL, exists, "priv->vdev != NULL (holds a registration reference)"))
+    p.add_field(Field("buf", "revoked", BOOL,
+                      lambda cfg, b: exists(cfg, b) and not cfg.devices[cfg.bufs[b].dev].mem,
+                      "priv->revoked"))
+    p.add_field(Field("buf", "kref", lambda cfg, b: INT(0, 1 + len(cfg.importers_of(b))),
+                      lambda cfg, b: int(exists(cfg, b)), "priv->kref: 1 (registered) + live sg mappings"))
+    p.add_field(Field("buf", "comp", BOOL, 0, "priv->comp completed"))
+    p.add_helper("live", live)
+    p.add_helper("reachable", reachable)
 
 
 def use(b):

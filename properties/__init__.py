@@ -127,17 +127,16 @@ def compile_checks(m, props) -> Checks:
                   [p.name for p in props if p.lock_order])
 
 
-def _registry() -> dict:
-    from . import catalog
-    return {p.name: p for p in catalog.ALL}
+def PROPERTIES(protocol=None) -> dict:
+    """Name -> Property of ``protocol`` (default: upstream's catalog)."""
+    if protocol is None:
+        from model.protocol import upstream
+        protocol = upstream()
+    return dict(protocol.properties)
 
 
-def PROPERTIES() -> dict:
-    return _registry()
-
-
-def get_properties(names=None) -> list:
-    reg = _registry()
+def get_properties(names=None, protocol=None) -> list:
+    reg = PROPERTIES(protocol)
     if not names:
         return list(reg.values())
     out = []

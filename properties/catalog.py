@@ -229,31 +229,33 @@ REVOKED_MEANS_UNMAPPED = Property(
 # --- lock-discipline -------------------------------------------------------------
 
 def _owned_by(m, t):
-    v = m.v
-    me = v.owner(t)
-    locks = list(v.memory_lock) + [v.dev_set_lock] + list(v.resv)
-    return or_(*[x == me for x in locks])
+    me = m.v.owner(t)
+    return or_(*[li.owner == me for li in m.locks])
 
 
 def _explain_locks(m, st):
     out = []
+    names = {li.owner.name for li in m.locks}
     for t in m.threads:
         if st[t.pc.name] != "done":
             continue
-        held = [k for k, val in st.items() if val == t.name
-                and k.split("[")[0] in ("memory_lock", "resv", "dev_set->lock")]
+        held = [k for k in sorted(names) if st.get(k) == t.name]
         if held:
             out.append(f"{t.name} returned still holding {', '.join(held)}")
-    return "; ".join(out)
+        readers = [li.readers.name for li in m.locks if li.readers is not None and st.get(li.readers.name)]
+        if readers and all(st[x.pc.name] == "done" for x in m.threads if x.kind == t.kind):
+            out.append(f"{', '.join(readers)} still counts a reader")
+    return "; ".join(dict.fromkeys(out))
 
 
 LOCK_DISCIPLINE = Property(
     "lock-discipline",
     """Only the holder releases a lock, and no thread ends holding one.
 
-    Covers vdev->memory_lock (rwsem, write side), dev_set->lock and every
-    dmabuf->resv: an up_write/mutex_unlock/dma_resv_unlock is done by the
-    owner, and a finished thread (ioctl returned, importer detached) owns none.
+    Covers every declared lock (vdev->memory_lock, dev_set->lock, every
+    dmabuf->resv, and the locks a variant adds): an up_write/mutex_unlock/
+    dma_resv_unlock is done by the owner, and a finished thread (ioctl
+    returned, importer detached) owns none.
     vfio_pci_dma_buf_move runs only with the device's memory_lock held for
     write by the caller (its lockdep_assert_held_write).
     """,

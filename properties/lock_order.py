@@ -21,9 +21,6 @@ from model.expr import Const
 
 __all__ = ["LockOrder", "lock_class", "cycle_through"]
 
-LOCK_VARS = ("memory_lock", "dev_set->lock", "resv")
-
-
 def lock_class(var_name: str) -> str:
     return var_name.split("[", 1)[0]
 
@@ -53,20 +50,20 @@ class LockOrder:
         lo = cls(model)
         owners = model.v.owners
         lo.me = {t: i for i, t in enumerate(owners)}
-        for x in model.vars:
-            if lock_class(x.name) in LOCK_VARS:
-                lo.owner_slots.append((x.slot, lock_class(x.name)))
+        for li in model.locks:   # every declared lock, keyed by its lockdep class
+            lo.owner_slots.append((li.owner.slot, li.decl.lock_class))
         lock_slots = {s for s, _ in lo.owner_slots}
-        reader_slots = {x.slot for x in model.vars if lock_class(x.name) == "memory_lock_readers"}
+        reader_slots = {li.readers.slot: li.decl.lock_class for li in model.locks if li.readers is not None}
+        klass = dict(lo.owner_slots)
         for tr in model.transitions:
             me = lo.me.get(tr.thread)
             trylock = "trylock" in tr.local_label
             acq = []
             for slot, e in tr.updates.items():
                 if slot in lock_slots and isinstance(e, Const) and e.value == me:
-                    acq.append((lock_class(model.vars[slot].name), "try" if trylock else "write"))
+                    acq.append((klass[slot], "try" if trylock else "write"))
                 elif slot in reader_slots and "+" in repr(e):
-                    acq.append(("memory_lock", "read"))
+                    acq.append((reader_slots[slot], "read"))
             for ev in tr.events:
                 if ev.kind == "locks":
                     acq.append(("chain", tuple(ev.args)))

@@ -1,7 +1,6 @@
 """One entry point for a check: names in, a Result out (used by the CLI, gate and tests)."""
 from __future__ import annotations
 
-from model.config import get_config
 from model.variants import get_protocol
 from properties import compile_checks, get_properties
 
@@ -16,8 +15,9 @@ Z3_ENGINES = ("bmc", "kind", "spacer")
 
 def build(config: str, variant: str | None, properties=None):
     """(model, checks) for the given names; raises the domain errors on bad names."""
-    model = get_protocol(variant).build(get_config(config))
-    checks = compile_checks(model, get_properties(properties))
+    p = get_protocol(variant)
+    model = p.build(p.config(config))
+    checks = compile_checks(model, get_properties(properties, p))
     return model, checks
 
 
