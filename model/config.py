@@ -87,6 +87,7 @@ class Config:
     threads: tuple = ()                 # every thread name, set when a protocol builds it
     origin: str = ""                    # where it came from: "packaged", FILE, or a variant
     sha256: str | None = None           # of the file it came from, if a user's file
+    spec: str = ""                      # as given: NAME or FILE.toml:NAME
 
     # --- the upstream kinds by their old names ------------------------------
     @property

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import inspect
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -317,7 +316,7 @@ class Protocol:
                 raise ConfigError(f"unknown config {name!r} (known: {', '.join(self.configs)}; "
                                   f"or FILE.toml:NAME)")
             raw, origin, sha = self.configs[name]
-            return parse_config(name, raw, self, origin=origin, sha256=sha)
+            return replace(parse_config(name, raw, self, origin=origin, sha256=sha), spec=name)
         raw, sha = _read_user_file(path)
         if name is None:
             if len(raw) != 1:
@@ -326,7 +325,11 @@ class Protocol:
             name = next(iter(raw))
         if name not in raw:
             raise ConfigError(f"{path} has no config {name!r} (it has: {', '.join(raw) or 'none'})")
-        return parse_config(name, raw[name], self, origin=str(path), sha256=sha)
+        try:
+            cfg = parse_config(name, raw[name], self, origin=str(path), sha256=sha)
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None
+        return replace(cfg, spec=f"{path}:{name}")
 
     def plan(self, cfg: Config) -> list[tuple]:
         """(thread name, actor kind, entry procedure, args, idles) of every thread of ``cfg``."""

@@ -13,7 +13,7 @@ import traceback
 
 import click
 
-from model.config import ConfigError, load_configs
+from model.config import ConfigError
 from model.lang import ModelError
 from model.variants import VARIANTS, VariantError
 from properties import PROPERTIES, PropertyError
@@ -56,18 +56,38 @@ def main():
 
 
 @main.command("list")
-def list_cmd():
-    """List configs, variants and properties."""
+@click.option("--variant", "-v", default="upstream", show_default=True,
+              help="Also list what this variant adds (configs, properties, actor kinds).")
+def list_cmd(variant):
+    """List configs, variants and properties (and, with -v, what a variant adds)."""
+    from model.variants import get_protocol
+    p = get_protocol(variant)
     click.echo("configs:")
-    for name, c in load_configs().items():
+    for name in p.configs:
+        c = p.config(name)
         click.echo(f"  {name:<28} {c.doc}")
     click.echo("variants:")
     click.echo(f"  {'upstream':<28} the current kernel (default)")
     for name, fn in VARIANTS.items():
-        click.echo(f"  {name:<28} {fn.variant_doc.splitlines()[0]}")
+        click.echo(f"  {name:<28} {fn.variant_doc.splitlines()[0] if fn.variant_doc else ''}")
     click.echo("properties:")
-    for name, p in PROPERTIES().items():
-        click.echo(f"  {name:<28} {p.summary}")
+    for name, prop in p.properties.items():
+        click.echo(f"  {name:<28} {prop.summary}")
+    click.echo("actor kinds:")
+    for name, ak in p.actor_kinds.items():
+        click.echo(f"  {name:<28} {ak.doc}{' (implicit, one per ' + ak.per + ')' if ak.per else ''}")
+
+
+@main.command()
+@click.option("--variant", "-v", default="upstream", show_default=True,
+              help="The schema of this variant's configs (variants may add keys).")
+@click.option("--file", "whole_file", is_flag=True, help="The schema of a whole configs file (named tables).")
+def schema(variant, whole_file):
+    """Print the JSON Schema of a config, for editors to check and complete config files."""
+    from model.config import file_schema
+    from model.variants import get_protocol
+    p = get_protocol(variant)
+    click.echo(json.dumps(file_schema(p) if whole_file else p.config_schema(), indent=1))
 
 
 def summary_line(r: Result) -> str:
@@ -178,7 +198,8 @@ def replay(trace_file, variant, config, props):
     if not props:
         props = [t.property] if t.property else []
     names = None if "all" in props else list(props)
-    model, checks = build(config or t.config, variant or t.variant, names)
+    vspec, cspec = _trace_specs(t, variant, config)
+    model, checks = build(cspec, vspec, names)
     rr = do_replay(t, Semantics(model, checks))
     name = f"{t.variant} trace on {model.variant}/{model.config.name}"
     if not rr.ok:
@@ -193,6 +214,18 @@ def replay(trace_file, variant, config, props):
 
 
 # --- CI gates: reports, gate, coverage (issue 5) ------------------------------------
+
+def _trace_specs(t, variant=None, config=None):
+    """The variant and config a stored trace was made on (its provenance), unless given."""
+    from .provenance import ProvenanceError, specs_of
+    try:
+        vspec, cspec = specs_of(t, warn=lambda line: click.echo(f"revoke-check: {line}", err=True))
+    except ProvenanceError as e:
+        if variant and config:
+            return variant, config
+        raise TraceError(str(e)) from None
+    return variant or vspec, config or cspec
+
 
 def _check_with_reports(config, variant, props, engine, max_states, max_seconds, as_json,
                         trace_out, junit_out, sarif_out, kernel_src):

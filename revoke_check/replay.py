@@ -39,7 +39,9 @@ def trace_from_path(sem: Semantics, path: list, *, prop, kind, message, engine) 
         steps.append(TraceStep(tr.thread, tr.label, tr.source, tr.choice, tr.note, tr.doc,
                                _diff(m, s, n), m.show(n)))
         s = n
-    return Trace(m.config.name, m.variant, prop, kind, message, engine, m.show(m.init), steps)
+    from .provenance import provenance
+    return Trace(m.config.name, m.variant, prop, kind, message, engine, m.show(m.init), steps,
+                 provenance(m), m.lock_table())
 
 
 def _explain(sem, prop, s, default):

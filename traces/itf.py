@@ -127,6 +127,7 @@ def to_itf(trace: Trace) -> dict:
             "schema": SCHEMA, "config": trace.config, "variant": trace.variant,
             "property": trace.property, "kind": trace.kind, "message": trace.message,
             "engine": trace.engine, "order": list(init),
+            "provenance": trace.provenance, "locks": trace.locks,
         },
     }
     return {"#meta": meta, "vars": list(layout["vars"]), "states": states}
@@ -190,7 +191,8 @@ def from_itf(d: dict) -> Trace:
             raise TraceError(f"ITF: state {k}: #meta.step lacks {e}") from None
     try:
         return Trace(meta["config"], meta["variant"], meta.get("property"), meta["kind"],
-                     meta.get("message", ""), meta.get("engine", ""), states[0], steps)
+                     meta.get("message", ""), meta.get("engine", ""), states[0], steps,
+                     meta.get("provenance") or {}, meta.get("locks") or {})
     except KeyError as e:
         raise TraceError(f"ITF: #meta.revoke-check lacks {e}") from None
 

@@ -32,7 +32,9 @@ def thread_switches(trace_or_threads) -> int:
 def _semantics(trace: Trace):
     from revoke_check.run import build
     from revoke_check.semantics import Semantics
-    model, checks = build(trace.config, trace.variant, [trace.property] if trace.property else None)
+    from revoke_check.provenance import specs_of
+    vspec, cspec = specs_of(trace)
+    model, checks = build(cspec, vspec, [trace.property] if trace.property else None)
     return Semantics(model, checks)
 
 

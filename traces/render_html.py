@@ -91,27 +91,25 @@ def _e(x) -> str:
     return escape(str(x), quote=True)
 
 
-def _property_doc(name: str | None) -> str:
-    if not name:
-        return ""
+def _protocol(trace):
+    """The protocol the trace was made with (its provenance), or None if it does not load."""
     try:
-        from properties import PROPERTIES
-        p = PROPERTIES().get(name)
-    except Exception:  # a report must render even when the catalog does not load
-        return ""
-    return inspect.cleandoc(p.doc) if p else ""
+        from model.variants import get_protocol
+        from revoke_check.provenance import specs_of
+        return get_protocol(specs_of(trace)[0])
+    except Exception:  # a report must render even when the variant does not load
+        return None
 
 
-def _variant_doc(name: str) -> str:
-    try:
-        from model.variants import VARIANTS
-        if name in (None, "", "upstream"):
-            from model.protocol import upstream
-            return upstream().doc
-        fn = VARIANTS.get(name)
-    except Exception:
-        return ""
-    return inspect.cleandoc(getattr(fn, "variant_doc", "") or "") if fn else ""
+def _property_doc(trace) -> str:
+    p = _protocol(trace)
+    prop = p.properties.get(trace.property) if p is not None and trace.property else None
+    return inspect.cleandoc(prop.doc) if prop else ""
+
+
+def _variant_doc(trace) -> str:
+    p = _protocol(trace)
+    return inspect.cleandoc(p.doc or "") if p is not None else ""
 
 
 def _paragraphs(doc: str) -> str:
@@ -120,10 +118,11 @@ def _paragraphs(doc: str) -> str:
     return "".join(f"<p>{_e(x)}</p>" for x in paras) or "<p>no description</p>"
 
 
-def _config_html(name: str) -> str:
+def _config_html(trace) -> str:
+    name = trace.config
     try:
-        from model.config import get_config
-        c = get_config(name)
+        from revoke_check.provenance import specs_of
+        c = _protocol(trace).config(specs_of(trace)[1])
     except Exception:
         return f"<p>config <code>{_e(name)}</code> (not in this checkout's configs)</p>"
     dev = ", ".join(f"{d.name} ({'open' if d.open else 'not opened'}, MEM "
@@ -183,8 +182,8 @@ def render_html(trace: Trace, *, title: str | None = None) -> str:
     """The self-contained HTML report of ``trace``."""
     what = trace.property or trace.kind
     title = title or f"revoke-check: {trace.variant} on {trace.config}: {what} violated"
-    pdoc = _property_doc(trace.property)
-    vdoc = _variant_doc(trace.variant)
+    pdoc = _property_doc(trace)
+    vdoc = _variant_doc(trace)
     threads = list(dict.fromkeys(s.thread for s in trace.steps))
     prop_arg = f" -p {trace.property}" if trace.property else ""
     parts = [
@@ -207,7 +206,7 @@ def render_html(trace: Trace, *, title: str | None = None) -> str:
         f"<div class=\"doc\">{_paragraphs(pdoc)}</div></section>",
         f"<section class=\"card\" id=\"variant\"><h2>Variant <code>{_e(trace.variant)}</code></h2>"
         f"<div class=\"doc\">{_paragraphs(vdoc)}</div></section>",
-        f"<section class=\"card\" id=\"config\"><h2>Config</h2>{_config_html(trace.config)}</section>",
+        f"<section class=\"card\" id=\"config\"><h2>Config</h2>{_config_html(trace)}</section>",
         "</div>",
         f"<section id=\"steps\"><h2>Steps</h2>{_steps_html(trace)}</section>",
         "<section id=\"diagram\"><h2>Sequence diagram</h2>"

@@ -50,6 +50,8 @@ class Trace:
     engine: str
     initial: dict
     steps: list = field(default_factory=list)
+    provenance: dict = field(default_factory=dict)   # revoke_check.provenance: specs, sha256s, version
+    locks: dict = field(default_factory=dict)        # lock variable -> {type, class, c, acquire, release, mode}
 
     def __len__(self):
         return len(self.steps)
@@ -71,8 +73,11 @@ class Trace:
             raise TraceError(f"not a revoke-check trace (schema {SCHEMA!r} expected)")
         try:
             steps = [TraceStep(**s) for s in d["steps"]]
+            prov, locks = d.get("provenance") or {}, d.get("locks") or {}
+            if not isinstance(prov, dict) or not isinstance(locks, dict):
+                raise TraceError("malformed trace: provenance and locks must be objects")
             return cls(d["config"], d["variant"], d["property"], d["kind"], d["message"],
-                       d["engine"], d["initial"], steps)
+                       d["engine"], d["initial"], steps, prov, locks)
         except (KeyError, TypeError) as e:
             raise TraceError(f"malformed trace: {e}") from None
 
