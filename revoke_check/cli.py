@@ -446,6 +446,32 @@ def reduce(trace_file, out):
 
 
 
+@main.command("diff")
+@click.argument("variant_a")
+@click.argument("variant_b")
+@click.option("--config", "-c", default="default", show_default=True,
+              help="Config name or FILE.toml[:NAME] (both variants must accept it).")
+@click.option("--property", "-p", "props", multiple=True, help="Compare only these properties.")
+@click.option("--traces", "n_traces", type=click.IntRange(0), default=3, show_default=True,
+              help="Show the shortest trace of the first N new and gone outcomes.")
+@click.option("--max-states", type=click.IntRange(1), default=None, help="Stop each search after N states.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def diff_cmd(variant_a, variant_b, config, props, n_traces, max_states, as_json):
+    """What changing VARIANT_A into VARIANT_B does: step outcomes and verdicts.
+
+    Lists the step outcomes (thread, step, branch) that become reachable or
+    unreachable, each with a shortest trace, and the properties whose verdict
+    changes.  Exit 0 when the two behave alike, 1 when they differ.
+    """
+    from .diff import diff, render_diff
+    d = diff(variant_a, variant_b, config, list(props) or None, max_states=max_states)
+    if as_json:
+        click.echo(json.dumps(d.to_json(), indent=1))
+    else:
+        click.echo(render_diff(d, traces=n_traces))
+    sys.exit(1 if (d.new or d.gone or d.changed) else 0)
+
+
 @main.command()
 @click.option("--config", "-c", default="default", show_default=True, help="Named config.")
 @click.option("--variant", "-v", default="upstream", show_default=True, help="Variant name or FILE.py:NAME.")
