@@ -233,6 +233,18 @@ def _owned_by(m, t):
     return or_(*[li.owner == me for li in m.locks])
 
 
+def _readers_released(m):
+    """Once every thread that takes an rwsem for read has returned, it has no reader."""
+    out = []
+    for li in m.locks:
+        if li.readers is None:
+            continue
+        users = sorted({tr.thread for tr in m.transitions if li.readers.slot in tr.updates})
+        if users:
+            out.append(implies(and_(*[m.thread(u).pc == 0 for u in users]), li.readers == 0))
+    return and_(*out)
+
+
 def _explain_locks(m, st):
     out = []
     names = {li.owner.name for li in m.locks}
@@ -242,10 +254,13 @@ def _explain_locks(m, st):
         held = [k for k in sorted(names) if st.get(k) == t.name]
         if held:
             out.append(f"{t.name} returned still holding {', '.join(held)}")
-        readers = [li.readers.name for li in m.locks if li.readers is not None and st.get(li.readers.name)]
-        if readers and all(st[x.pc.name] == "done" for x in m.threads if x.kind == t.kind):
-            out.append(f"{', '.join(readers)} still counts a reader")
-    return "; ".join(dict.fromkeys(out))
+    for li in m.locks:
+        if li.readers is None or not st.get(li.readers.name):
+            continue
+        users = {tr.thread for tr in m.transitions if li.readers.slot in tr.updates}
+        if users and all(st[m.thread(u).pc.name] == "done" for u in users):
+            out.append(f"{li.readers.name} still counts a reader after {', '.join(sorted(users))} returned")
+    return "; ".join(out)
 
 
 LOCK_DISCIPLINE = Property(
@@ -260,8 +275,7 @@ LOCK_DISCIPLINE = Property(
     write by the caller (its lockdep_assert_held_write).
     """,
     invariant=lambda m: and_(*[implies(t.pc == 0, ~_owned_by(m, t.name)) for t in m.threads],
-                             *[implies(and_(*[t.pc == 0 for t in m.threads if t.kind == "bar_fault"]),
-                                       m.v.memory_lock_readers[d] == 0) for d in range(_nd(m))]),
+                             _readers_released(m)),
     events={"unlock": lambda m, owner, me: owner == me,
             "move_locked": lambda m, d, me: each(d, _nd(m), lambda k: m.v.memory_lock[k] == me)},
     witnesses=(

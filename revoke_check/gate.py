@@ -79,15 +79,20 @@ class CoverageOutcome:
         return [head] + [f"     {p}" for p in self.verdict.problems()]
 
 
-def resolve_variant(variant: str, base: Path | None) -> str:
-    """A relative ``FILE.py[:NAME]`` variant is taken relative to the manifest's folder."""
-    if base is None or not (variant.endswith(".py") or ".py:" in variant):
+def resolve_variant(variant: str, base: Path | None, suffix: str = ".py") -> str:
+    """A relative ``FILE.py[:NAME]`` variant (or ``FILE.toml[:NAME]`` config, with that
+    ``suffix``) is taken relative to the manifest's folder."""
+    if base is None or not (variant.endswith(suffix) or f"{suffix}:" in variant):
         return variant
-    file, sep, name = variant.partition(".py")
-    p = Path(file + ".py")
+    file, sep, name = variant.partition(suffix)
+    p = Path(file + suffix)
     if not p.is_absolute() and (base / p).exists():
         return str(base / p) + name
     return variant
+
+
+def resolve_config(config: str, base: Path | None) -> str:
+    return resolve_variant(config, base, ".toml")
 
 
 def _check_engines(entries):
@@ -130,7 +135,7 @@ def run_gate(manifest=None, *, variant: str | None = None, coverage_configs=(),
 
     outcomes = []
     for e in entries:
-        e2 = Entry(**{**e.__dict__, "variant": sub(e.variant)})
+        e2 = Entry(**{**e.__dict__, "variant": sub(e.variant), "config": resolve_config(e.config, base)})
         r = run_entry(e2)
         o = GateOutcome(e, r, compare(e, r))
         outcomes.append(o)

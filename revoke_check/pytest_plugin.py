@@ -116,9 +116,12 @@ def expectations_of(entry: dict, where: str = "expect", base: Path | None = None
     configs = _as_list(entry.get("configs"), "configs", where) + _as_list(entry.get("config"), "config", where)
     if not configs:
         raise ValueError(f"{where}: needs configs")
+    from .gate import resolve_config
+    configs = [resolve_config(c, base) for c in configs]
     props = (_as_list(entry.get("properties"), "properties", where)
              + _as_list(entry.get("property"), "property", where))
-    props = [p.name for p in get_properties(props or None)]
+    from model.variants import get_protocol
+    props = [p.name for p in get_properties(props or None, get_protocol(variant))]
     engines = (_as_list(entry.get("engines"), "engines", where)
                + _as_list(entry.get("engine"), "engine", where)) or ["explicit"]
     verdict = entry.get("verdict", "holds")
