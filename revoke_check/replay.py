@@ -96,15 +96,14 @@ class ReplayResult:
 
 def _lock_phrase(m, x, val) -> str | None:
     """``memory_lock[dev1] held for write by hot_reset`` for a held lock variable."""
-    base = x.name.split("[")[0]
-    if base == "memory_lock_readers" and val:
-        return f"{x.name.replace('_readers', '')} held for read"
-    if x.domain.names != m.v.owners or not val:
+    info = m.lock_table().get(x.name)
+    if info is None or not val:
         return None
+    owner = x.name.replace("_readers", "") if info["mode"] == "read" else x.name
+    if info["mode"] == "read":
+        return f"{owner} held for read"
     who = m.v.owners[val]
-    if base == "memory_lock":
-        return f"{x.name} held for write by {who}"
-    return f"{x.name} held by {who}"
+    return f"{x.name} held for write by {who}" if info["type"] == "rwsem" else f"{x.name} held by {who}"
 
 
 def _why_blocked(m, s, cands) -> str:

@@ -35,19 +35,28 @@ class LockOp:
     lock: str | None   # the state variable, None for a non-lock step
 
 
-def _lock_expr(var: str) -> tuple[str, str, str] | None:
-    """(take, release, object) spelled as the kernel would, for a lock variable."""
+# how traces written before locks were recorded in them name the upstream locks
+_OLD = {"memory_lock": {"acquire": "down_write", "release": "up_write", "c": "&{}->memory_lock", "mode": "write"},
+        "memory_lock_readers": {"acquire": "down_read", "release": "up_read", "c": "&{}->memory_lock",
+                                "mode": "read"},
+        "resv": {"acquire": "dma_resv_lock", "release": "dma_resv_unlock", "c": "{}->resv", "mode": "write"},
+        "dev_set->lock": {"acquire": "mutex_lock", "release": "mutex_unlock", "c": "&dev_set->lock",
+                          "mode": "write"}}
+
+
+def _lock_info(var: str, locks: dict) -> dict | None:
+    """The trace's record of a lock variable (its C name, acquire and release verbs)."""
+    if var in locks:
+        return locks[var]
     base, _, idx = var.partition("[")
-    idx = idx.rstrip("]")
-    if base == "memory_lock":
-        return "down_write", "up_write", f"&{idx}->memory_lock"
-    if base == "memory_lock_readers":
-        return "down_read", "up_read", f"&{idx}->memory_lock"
-    if base == "resv":
-        return "dma_resv_lock", "dma_resv_unlock", f"{idx}->resv"
-    if var == "dev_set->lock":
-        return "mutex_lock", "mutex_unlock", "&dev_set->lock"
-    return None
+    old = _OLD.get(base if idx else var)
+    return None if old is None else {**old, "c": old["c"].format(idx.rstrip("]"))}
+
+
+def _lock_expr(var: str, locks: dict | None = None) -> tuple[str, str, str] | None:
+    """(take, release, object) spelled as the kernel would, for a lock variable."""
+    info = _lock_info(var, locks or {})
+    return None if info is None else (info["acquire"], info["release"], info["c"])
 
 
 def _owner_like(var: str, a, b, threads) -> bool:
@@ -64,13 +73,13 @@ def lock_ops(trace: Trace) -> list[LockOp]:
         for var, (a, b) in s.changes.items():
             if var.startswith("pc["):
                 continue
-            ex = _lock_expr(var)
+            ex = _lock_expr(var, trace.locks)
             if ex is None and _owner_like(var, a, b, threads):
                 ex = ("lock", "unlock", var)
             if ex is None:
                 continue
             take, release, obj = ex
-            if var.startswith("memory_lock_readers"):
+            if (_lock_info(var, trace.locks) or {}).get("mode") == "read":
                 op = take if b > a else release
             elif b == "none":
                 op = release
@@ -106,7 +115,7 @@ def held_at_end(trace: Trace) -> dict:
     for var, val in last.items():
         if var.startswith("pc[") or val not in threads:
             continue
-        if _lock_expr(var) is not None or var in taken:
+        if _lock_expr(var, trace.locks) is not None or var in taken:
             out.setdefault(val, []).append(var)
     return out
 
@@ -151,6 +160,6 @@ def render_lockdep(trace: Trace, *, width: int = 80) -> str:
     else:
         out += _wrap(f"*** {trace.message} ***", width, " ", "     ")
     for t, vs in held_at_end(trace).items():
-        names = ", ".join(_lock_expr(v)[2] if _lock_expr(v) else v for v in vs)
+        names = ", ".join(_lock_expr(v, trace.locks)[2] if _lock_expr(v, trace.locks) else v for v in vs)
         out += _wrap(f"held by {t} at the end: {names}", width, " ", "     ")
     return "\n".join(out)
