@@ -34,6 +34,7 @@ class Result:
     incomplete_reason: str = ""
     invariant: list = field(default_factory=list)   # an unbounded proof's invariant, as text
     lemmas: int | None = None        # kind: lemmas that strengthened the induction
+    provenance: dict = field(default_factory=dict)  # variant/config specs, sha256s, version, model digest
 
     @builtins.property
     def exit_code(self) -> int:
@@ -51,4 +52,5 @@ class Result:
             "lemmas": self.lemmas, "invariant": self.invariant or None,
             "trace": self.trace.to_json()["steps"] if self.trace is not None else [],
             "trace_length": len(self.trace) if self.trace is not None else 0,
+            "provenance": self.provenance or None,
         }

@@ -24,7 +24,16 @@ def build(config: str, variant: str | None, properties=None):
 def check(config: str = "default", variant: str | None = None, properties=None, *,
           engine: str = "explicit", max_states=None, max_seconds=None, depth=None,
           progress=None, lemmas: bool = True, show_invariant: bool = False) -> Result:
+    from .provenance import provenance
     model, checks = build(config, variant, properties)
+    r = _check(model, checks, engine=engine, max_states=max_states, max_seconds=max_seconds,
+               depth=depth, progress=progress, lemmas=lemmas, show_invariant=show_invariant)
+    r.provenance = provenance(model)
+    return r
+
+
+def _check(model, checks, *, engine, max_states, max_seconds, depth, progress, lemmas,
+           show_invariant) -> Result:
     if engine == "explicit":
         return explore(model, checks, max_states=max_states, max_seconds=max_seconds,
                        progress=progress)
