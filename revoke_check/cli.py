@@ -50,9 +50,20 @@ class Group(click.Group):
             ctx.exit(2)
 
 
+def _version() -> str:
+    from . import __version__
+    return __version__
+
+
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_version(), "--version", "-V", prog_name="revoke-check")
 def main():
-    """Model checker for the vfio-pci dma-buf revoke and locking protocol."""
+    """Model checker for the vfio-pci dma-buf revoke and locking protocol.
+
+    Exit codes: 0 holds, 1 violated, 2 usage or model error (one line on
+    stderr), 3 incomplete (a limit was reached), 4 vacuous (no witness of some
+    property was reached).
+    """
 
 
 @main.command("list")
@@ -444,6 +455,77 @@ def reduce(trace_file, out):
     click.echo(render_text(r))
 
 
+
+
+@main.command()
+@click.argument("what", type=click.Choice(["states", "locks", "steps"]))
+@click.argument("output", type=click.Path(dir_okay=False))
+@click.option("--config", "-c", default="default", show_default=True, help="Config name or FILE.toml[:NAME].")
+@click.option("--variant", "-v", default="upstream", show_default=True, help="Variant name or FILE.py:NAME.")
+@click.option("--thread", default=None, help="steps: only this thread's control flow.")
+@click.option("--max-states", type=click.IntRange(1), default=200_000, show_default=True,
+              help="states: refuse to dump a larger state graph.")
+def dump(what, output, config, variant, thread, max_states):
+    """Write a graph for review: OUTPUT.dot or OUTPUT.graphml.
+
+    states: the reachable state graph (as TLC's -dump dot); locks: the lock
+    dependency graph over every reachable step (as /proc/lockdep); steps:
+    each thread's step graph (pc labels and branches).
+    """
+    from .graphs import DumpError, lock_graph, state_graph, step_graph, write_graph
+    from .run import build
+    model, _ = build(config, variant, ["deadlock-free"])
+    try:
+        g = {"states": lambda: state_graph(model, max_states), "locks": lambda: lock_graph(model),
+             "steps": lambda: step_graph(model, thread)}[what]()
+        write_graph(g, output)
+    except DumpError as e:
+        _fail2(str(e))
+    click.echo(f"{what} graph of {model.variant} on {model.config.name}: "
+               f"{g.number_of_nodes()} nodes, {g.number_of_edges()} edges -> {output}")
+
+
+@main.command()
+@click.option("--config", "-c", default="default", show_default=True, help="Config name or FILE.toml[:NAME].")
+@click.option("--variant", "-v", default="upstream", show_default=True, help="Variant name or FILE.py:NAME.")
+@click.option("--property", "-p", "props", multiple=True, help="Check only these (repeatable).")
+@click.option("--runs", type=click.IntRange(1), default=100, show_default=True, help="Number of random runs.")
+@click.option("--depth", type=click.IntRange(1), default=200, show_default=True, help="Steps per run at most.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the walks (same seed, same walks).")
+@click.option("--bfs-states", type=click.IntRange(0), default=200_000, show_default=True,
+              help="Shorten a violation by a breadth-first search of at most N states.")
+@click.option("--max-seconds", type=click.FloatRange(0, min_open=True), default=None,
+              help="Stop after N seconds.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--trace-out", type=click.Path(dir_okay=False), default=None, help="Save the trace as JSON.")
+def simulate(config, variant, props, runs, depth, seed, bfs_states, max_seconds, as_json, trace_out):
+    """Seeded random walks: hunt for violations in instances too big to exhaust.
+
+    A violation is shown as a trace (shortened by a bounded breadth-first
+    search); finding none is 'incomplete' (exit 3), never 'holds'.
+    """
+    from .run import build
+    from .simulate import simulate as run_sim
+    model, checks = build(config, variant, list(props) or None)
+    r = run_sim(model, checks, runs=runs, depth=depth, seed=seed, bfs_states=bfs_states,
+                max_seconds=max_seconds)
+    from .provenance import provenance
+    r.provenance = provenance(model)
+    if trace_out and r.trace is not None:
+        r.trace.save(trace_out)
+    if as_json:
+        click.echo(json.dumps(r.to_json(), indent=1))
+    else:
+        what = {"violated": f"VIOLATED: {r.property}", "incomplete": "no violation found (incomplete)",
+                "error": "ERROR"}[r.verdict]
+        click.echo(f"{r.variant} on {r.config} [simulate, seed {seed}]: {what} -- "
+                   f"{r.distinct_states} runs, {r.transitions} steps, {r.seconds:.2f}s")
+        if r.verdict != "violated" and r.message:
+            click.echo(f"  {r.message}")
+        if r.trace is not None:
+            click.echo("")
+            click.echo(render_text(r.trace))
+    sys.exit(r.exit_code)
 
 
 @main.command("diff")
