@@ -528,6 +528,40 @@ def simulate(config, variant, props, runs, depth, seed, bfs_states, max_seconds,
     sys.exit(r.exit_code)
 
 
+@main.command()
+@click.option("--kernel-src", required=True, type=click.Path(file_okay=False),
+              help="Root of a kernel tree (the files the model cites are read from it).")
+@click.option("--variant", "-v", default="upstream", show_default=True, help="Variant name or FILE.py:NAME.")
+@click.option("--config", "-c", "configs", multiple=True,
+              help="Build on these configs (default: every config of the variant).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def drift(kernel_src, variant, configs, as_json):
+    """Compare the model with a kernel tree: cited functions exist, operations in order.
+
+    For every kernel file:function a step cites, parse the C (tree-sitter)
+    and check that the lock/unlock calls, moves, resets, list operations and
+    labels the model's steps name occur in the function in the model's order.
+    Exit 0: no drift; 1: differences (each with file:line).
+    """
+    from model.variants import get_protocol
+    from .drift import DriftError, drift as run_drift
+    try:
+        d = run_drift(kernel_src, get_protocol(variant), list(configs) or None)
+    except DriftError as e:
+        _fail2(str(e))
+    if as_json:
+        click.echo(json.dumps({"checked": [{"file": f, "function": fn, "operations": n}
+                                           for f, fn, n in d.checked],
+                               "findings": [str(x) for x in d.findings]}, indent=1))
+    else:
+        for x in d.findings:
+            click.echo(str(x))
+        n_ops = sum(n for _, _, n in d.checked)
+        click.echo(f"drift: {len(d.checked)} functions, {n_ops} operations compared; "
+                   + ("no drift" if d.ok else f"{len(d.findings)} difference(s)"))
+    sys.exit(0 if d.ok else 1)
+
+
 @main.command("diff")
 @click.argument("variant_a")
 @click.argument("variant_b")
