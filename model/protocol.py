@@ -176,6 +176,7 @@ class Protocol:
     injects: dict = field(default_factory=dict)      # key -> Attr
     settings: dict = field(default_factory=dict)     # key -> Attr
     spec: str = ""                                    # the variant as given
+    fixed_by: str | None = None                       # the variant that fixes this one, if known
 
     # --- declarations (upstream's modules and variants alike) ----------------
     def add_object_kind(self, kind: ObjectKind):

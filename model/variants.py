@@ -27,10 +27,15 @@ class VariantError(ValueError):
     """Unknown variant, or a variant file that cannot be loaded."""
 
 
-def variant(name: str, doc: str = ""):
-    """Register ``fn(p: Protocol)`` as a variant of upstream named ``name``."""
+def variant(name: str, doc: str = "", fixed_by: str | None = None):
+    """Register ``fn(p: Protocol)`` as a variant of upstream named ``name``.
+
+    ``fixed_by`` names the variant that fixes it (a known bug: ``upstream``);
+    the HTML report marks where the fix differs.
+    """
     def deco(fn):
         fn.variant_name, fn.variant_doc = name, doc or (fn.__doc__ or "").strip()
+        fn.fixed_by = fixed_by
         VARIANTS[name] = fn
         return fn
     return deco
@@ -77,7 +82,7 @@ def _undo_unlock_only(t):
     return Step("err_undo", br, "list_for_each_entry_from_reverse: release each memory_lock taken.")
 
 
-@variant("v5-unrevoke-after-reset")
+@variant("v5-unrevoke-after-reset", fixed_by="upstream")
 def v5_unrevoke_after_reset(p: Protocol):
     """v5 10/10 (2025-10-30): the un-revoke loop runs after pci_reset_bus, outside err_undo.
 
@@ -99,7 +104,7 @@ def v5_unrevoke_after_reset(p: Protocol):
     p.delete_step(HOT_RESET, "unrevoke")
 
 
-@variant("v6-restore-revoke-flag")
+@variant("v6-restore-revoke-flag", fixed_by="upstream")
 def v6_restore_revoke_flag(p: Protocol):
     """v6: err_undo first walks forward over every device to un-revoke (if restore_revoke).
 
@@ -148,7 +153,7 @@ def v6_restore_revoke_flag(p: Protocol):
     p.replace_step(HOT_RESET, "up_write", release)
 
 
-@variant("no-open-count-check")
+@variant("no-open-count-check", fixed_by="upstream")
 def no_open_count_check(p: Protocol):
     """v9 10/11: err_undo tests __vfio_pci_memory_enabled without vdev->vdev.open_count.
 
@@ -165,7 +170,7 @@ def no_open_count_check(p: Protocol):
     p.replace_step(HOT_RESET, "err_undo", err_undo)
 
 
-@variant("v5-dma-buf-fd-leak")
+@variant("v5-dma-buf-fd-leak", fixed_by="upstream")
 def v5_dma_buf_fd_leak(p: Protocol):
     """v5: VFIO_DEVICE_FEATURE_DMA_BUF returns dma_buf_fd()'s error without dma_buf_put.
 
@@ -181,7 +186,7 @@ def v5_dma_buf_fd_leak(p: Protocol):
     p.replace_step("vfio_pci_core_feature_dma_buf", "dma_buf_fd", fd)
 
 
-@variant("flr-revoke-typo")
+@variant("flr-revoke-typo", fixed_by="upstream")
 def flr_revoke_typo(p: Protocol):
     """Vivek v2 (2024): config-space FLR calls move(true) after the reset instead of move(false).
 
@@ -192,7 +197,7 @@ def flr_revoke_typo(p: Protocol):
                    lambda t, vdev: Call("unrevoke", MOVE, {"vdev": vdev, "revoked": True}))
 
 
-@variant("no-wait-for-unmap")
+@variant("no-wait-for-unmap", fixed_by="upstream")
 def no_wait_for_unmap(p: Protocol):
     """5d74781ebc86 .. 1a8a5227: revoke flips priv->revoked and notifies, without waiting.
 
@@ -274,6 +279,7 @@ def get_protocol(name: str | None) -> Protocol:
     label = getattr(fn, "variant_name", None) or name
     p = upstream().copy(label, (fn.__doc__ or "").strip())
     p.spec = name
+    p.fixed_by = getattr(fn, "fixed_by", None)
     try:
         fn(p)
     except (ModelError, VariantError):
@@ -316,7 +322,7 @@ def unlocked_fault_check(p: Protocol):
     p.replace_step("vfio_pci_mmap_huge_fault", "down_read", check_then_insert)
 
 
-@variant("fd-fail-double-unwind")
+@variant("fd-fail-double-unwind", fixed_by="upstream")
 def fd_fail_double_unwind(p: Protocol):
     """5d74781ebc86 .. e98137f0a874 (v6.19 .. v7.0-rc5): dma_buf_fd failure unwinds twice.
 
@@ -338,7 +344,7 @@ def fd_fail_double_unwind(p: Protocol):
     p.replace_step("vfio_pci_core_feature_dma_buf", "dma_buf_fd", fd)
 
 
-@variant("disable-before-cleanup")
+@variant("disable-before-cleanup", fixed_by="upstream")
 def disable_before_cleanup(p: Protocol):
     """Leon v1..v5: close_device called vfio_pci_core_disable() before the dma-buf cleanup.
 

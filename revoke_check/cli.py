@@ -411,7 +411,13 @@ def export_trace(trace_file, fmt, out):
               help="Write to FILE (default: stdout).")
 @click.option("--reduce", "do_reduce", is_flag=True,
               help="First reorder the trace to the fewest thread switches.")
-def render(trace_file, fmt, out, do_reduce):
+@click.option("--against", default=None,
+              help="html: mark the first step where this variant differs (default: the variant's fix).")
+@click.option("--kernel-ref", default=None, help="html: link kernel sources to elixir for this tag (v7.3).")
+@click.option("--kernel-src", type=click.Path(file_okay=False, exists=True), default=None,
+              help="html: link kernel sources to file:line in this tree.")
+@click.option("--no-explain", is_flag=True, help="html: no fix marker, slice or locks column.")
+def render(trace_file, fmt, out, do_reduce, against, kernel_ref, kernel_src, no_explain):
     """Show a stored trace as text, a lockdep scenario, Mermaid, SVG or an HTML report."""
     from traces.itf import load_trace
     t = load_trace(trace_file)
@@ -431,7 +437,8 @@ def render(trace_file, fmt, out, do_reduce):
         text = render_svg(t)
     else:
         from traces.render_html import render_html
-        text = render_html(t)
+        text = render_html(t, against=against, kernel_ref=kernel_ref, kernel_src=kernel_src,
+                           explain=not no_explain)
     _write_out(text, out)
 
 

@@ -55,6 +55,8 @@ class _Dom(HTMLParser):
         self.body = None
         self.rows = []
         self.text = []
+        self.marks = []
+        self.lock_cells = 0
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -62,6 +64,10 @@ class _Dom(HTMLParser):
             self.body = a
         if tag == "tr" and "step" in (a.get("class") or "").split():
             self.rows.append(a)
+        if a.get("id") in ("fixpoint", "fixbanner"):
+            self.marks.append(a["id"])
+        if tag == "td" and "locks" in (a.get("class") or "").split():
+            self.lock_cells += 1
 
     def handle_data(self, data):
         self.text.append(data)
@@ -111,3 +117,21 @@ def test_report_screenshot_is_a_picture(report):
     w, h, raw = _png_pixels(shot)
     assert (w, h) == (1400, 2000)
     assert len(set(raw[::7])) > 20, "the screenshot is (nearly) one flat colour"
+
+
+def test_report_explains_why_fix_point_locks_held_and_slice(report):
+    """The v5 trace replayed on upstream differs at step 11 (err_undo un-revokes): the report marks
+    that step, shows the locks held after every step, and dims the steps outside the slice."""
+    t, page, d = report
+    p = run_chromium(d, "--dump-dom", page.as_uri())
+    dom = _Dom()
+    dom.feed(p.stdout)
+    assert dom.marks == ["fixbanner", "fixpoint"]
+    fix = [r for r in dom.rows if "fixpoint" in r.get("class", "").split()]
+    assert [r.get("id") for r in fix] == ["step-11"]
+    assert dom.lock_cells == len(t)
+    text = " ".join(" ".join(dom.text).split())
+    assert "locks held after" in text and "&dev0->memory_lock (hot_reset)" in text
+    assert "upstream differs at step 11" in text
+    aside = [r.get("id") for r in dom.rows if "aside" in r.get("class", "").split()]
+    assert aside and len(aside) < len(t)

@@ -37,6 +37,11 @@ pre { background: #f4f6f7; padding: .7em 1em; overflow-x: auto; border-radius: 4
            color: #fff; background: #c0392b; letter-spacing: .05em; }
 .verdict.ok { background: #1e8449; }
 .message { font-size: 1.05em; color: #922b21; font-weight: 600; margin: .6em 0; }
+tr.aside td { opacity: .45; }
+tr.fixpoint td { border-top: 3px solid #1e8449; }
+tr.fixpoint-banner td, .fixbanner { background: #e9f7ef; color: #145a32; font-weight: 600; padding: .4em .6em; }
+td.locks { font-size: 11.5px; color: #6c3483; white-space: nowrap; }
+.slice { color: #566573; font-style: italic; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 1.2em; }
 .card { border: 1px solid #d5d8dc; border-radius: 6px; padding: .2em 1em .8em 1em; }
 .card h2 { margin-top: .6em; }
@@ -148,38 +153,70 @@ def _changes_html(step) -> str:
     return f"<ul class=\"changes\">{''.join(items)}</ul>" if items else ""
 
 
-def _state_html(state: dict) -> str:
-    rows = "".join(f"<tr><td><code>{_e(k)}</code></td><td><code>{_e(fmt_value(v))}</code></td></tr>"
-                   for k, v in state.items())
-    return (f"<details><summary>state after this step</summary>"
-            f"<table class=\"state\">{rows}</table></details>")
+def _state_html(state: dict, initial: dict | None = None) -> str:
+    """The state after a step: the fields that differ from the initial state; all of them on demand."""
+    def rows(items):
+        return "".join(f"<tr><td><code>{_e(k)}</code></td><td><code>{_e(fmt_value(v))}</code></td></tr>"
+                       for k, v in items)
+    moved = [(k, v) for k, v in state.items() if (initial or {}).get(k, v) != v] if initial else []
+    return (f"<details><summary>state after this step ({len(moved)} fields differ from the start)</summary>"
+            f"<table class=\"state\">{rows(moved)}</table>"
+            f"<details class=\"all\"><summary>every field</summary><table class=\"state\">"
+            f"{rows(state.items())}</table></details></details>")
 
 
-def _steps_html(trace: Trace) -> str:
+def _steps_html(trace: Trace, ex=None) -> str:
     out = ["<table class=\"steps\"><colgroup><col class=\"c-num\"><col class=\"c-thread\">"
-           "<col><col class=\"c-branch\"><col></colgroup><thead><tr><th>#</th><th>thread</th><th>kernel function "
-           "and step</th><th>branch</th><th>changed (old &rarr; new)</th></tr></thead><tbody>"]
+           "<col><col class=\"c-branch\"><col><col class=\"c-locks\"></colgroup><thead><tr><th>#</th>"
+           "<th>thread</th><th>kernel function and step</th><th>branch</th><th>changed (old &rarr; new)</th>"
+           "<th class=\"locks\">locks held after</th></tr></thead><tbody>"]
     n = len(trace.steps)
+    initial = trace.initial or {}
     for i, s in enumerate(trace.steps, 1):
-        cls = "step last" if i == n else "step"
+        cls = ["step"] + (["last"] if i == n else [])
+        if ex is not None and ex.relevant and not ex.relevant[i - 1] and i != n:
+            cls.append("aside")
+        if ex is not None and ex.fix_step == i:
+            out.append(f"<tr class=\"fixpoint-banner\" id=\"fixpoint\"><td colspan=\"6\">"
+                       f"&#9873; {_e(ex.fix_msg)}</td></tr>")
+            cls.append("fixpoint")
         branch = ""
         if s.choice:
             branch += f"<span class=\"choice\">{_e(s.choice)}</span> "
         if s.note:
             branch += f"<span class=\"note\">{_e(s.note)}</span>"
+        href, text = ex.links[i - 1] if ex is not None and ex.links else (None, s.source)
+        src = (f"<a class=\"src\" href=\"{_e(href)}\">{_e(text)}</a>" if href
+               else f"<div class=\"src\">{_e(text)}</div>")
+        held = ex.held[i - 1] if ex is not None and ex.held else []
         out.append(
-            f"<tr class=\"{cls}\" id=\"step-{i}\" data-step=\"{i}\" data-thread=\"{_e(s.thread)}\">"
+            f"<tr class=\"{' '.join(cls)}\" id=\"step-{i}\" data-step=\"{i}\" data-thread=\"{_e(s.thread)}\">"
             f"<td class=\"num\">{i}</td><td class=\"mono\">{_e(s.thread)}</td>"
-            f"<td><div class=\"label mono\">{_e(s.step_label)}</div>"
-            f"<div class=\"src\">{_e(s.source)}</div>"
+            f"<td><div class=\"label mono\">{_e(s.step_label)}</div>{src}"
             + (f"<div class=\"stepdoc\">{_e(s.doc)}</div>" if s.doc else "")
-            + f"</td><td>{branch}</td><td>{_changes_html(s)}{_state_html(s.state)}</td></tr>")
+            + f"</td><td>{branch}</td><td>{_changes_html(s)}{_state_html(s.state, initial)}</td>"
+            f"<td class=\"locks mono\">{'<br>'.join(_e(h) for h in held) or '&mdash;'}</td></tr>")
     out.append("</tbody></table>")
     return "\n".join(out)
 
 
-def render_html(trace: Trace, *, title: str | None = None) -> str:
-    """The self-contained HTML report of ``trace``."""
+def render_html(trace: Trace, *, title: str | None = None, against: str | None = None,
+                kernel_ref: str | None = None, kernel_src=None, explain: bool = True) -> str:
+    """The self-contained HTML report of ``trace``.
+
+    With ``explain`` (default) the report marks why: the locks held after each
+    step, the steps outside the property's backward slice dimmed, and with
+    ``against`` (default: the variant's "fixed by" link) a marker at the first
+    step where that variant does something else.  Kernel sources link to
+    elixir for ``kernel_ref``, or to file:line in ``kernel_src``.
+    """
+    ex = None
+    if explain:
+        from .explain import explain as _explain
+        if against is None:
+            p = _protocol(trace)
+            against = getattr(p, "fixed_by", None) if p is not None else None
+        ex = _explain(trace, against=against, kernel_ref=kernel_ref, kernel_src=kernel_src)
     what = trace.property or trace.kind
     title = title or f"revoke-check: {trace.variant} on {trace.config}: {what} violated"
     pdoc = _property_doc(trace)
@@ -200,6 +237,12 @@ def render_html(trace: Trace, *, title: str | None = None) -> str:
         f" &middot; {len(trace.steps)} steps &middot; {len(threads)} threads &middot; "
         f"engine <code>{_e(trace.engine)}</code> &middot; {_e(trace.kind)}</div>",
         f"<p class=\"message\" id=\"message\">{_e(trace.message)}</p>",
+        (f"<p class=\"fixbanner\" id=\"fixbanner\">&#9873; {_e(ex.fix_msg)}"
+         + (f" (<a href=\"#fixpoint\">step {ex.fix_step}</a>)" if ex.fix_step else "") + "</p>"
+         if ex is not None and ex.fix_msg else ""),
+        (f"<p class=\"slice\">{sum(ex.relevant)} of {len(ex.relevant)} steps write what "
+         f"{_e(what)} depends on; the others are dimmed.</p>"
+         if ex is not None and ex.relevant and not all(ex.relevant) else ""),
         "</header>",
         "<div class=\"grid\">",
         f"<section class=\"card\" id=\"property\"><h2>Property <code>{_e(what)}</code></h2>"
@@ -208,7 +251,7 @@ def render_html(trace: Trace, *, title: str | None = None) -> str:
         f"<div class=\"doc\">{_paragraphs(vdoc)}</div></section>",
         f"<section class=\"card\" id=\"config\"><h2>Config</h2>{_config_html(trace)}</section>",
         "</div>",
-        f"<section id=\"steps\"><h2>Steps</h2>{_steps_html(trace)}</section>",
+        f"<section id=\"steps\"><h2>Steps</h2>{_steps_html(trace, ex)}</section>",
         "<section id=\"diagram\"><h2>Sequence diagram</h2>"
         f"<div class=\"diagram\">{render_svg(trace, standalone=False)}</div></section>",
         "<section id=\"lockdep\"><h2>Locking scenario</h2>"
