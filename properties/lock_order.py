@@ -96,6 +96,14 @@ class LockOrder:
                 return h, c, cyc
         return None
 
+    def details(self, held, acquired, cyc) -> dict:
+        """The cycle as data: the new dependency and the existing chain acquired -> ... -> held."""
+        e = self.graph.edges[held, acquired]
+        chain = [{"from": a, "to": b, "thread": self.graph.edges[a, b]["thread"],
+                  "label": self.graph.edges[a, b]["label"]} for a, b in zip(cyc, cyc[1:])]
+        return {"held": held, "acquired": acquired, "thread": e["thread"], "label": e["label"],
+                "chain": chain}
+
     def describe(self, held, acquired, cyc) -> str:
         e = self.graph.edges[held, acquired]
         if held == acquired:

@@ -106,8 +106,10 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
             if lock_order is not None:
                 cyc = lock_order.observe(s, ti)
                 if cyc:
-                    return finish(VIOLATED, i, ti, (checks.lock_order[0], "lock-order",
-                                                    lock_order.describe(*cyc)))
+                    r = finish(VIOLATED, i, ti, (checks.lock_order[0], "lock-order",
+                                                 lock_order.describe(*cyc)))
+                    r.trace.details = {"lock_order": lock_order.details(*cyc)}
+                    return r
             k = bytes(n)
             if k in seen:
                 continue

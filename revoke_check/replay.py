@@ -40,8 +40,73 @@ def trace_from_path(sem: Semantics, path: list, *, prop, kind, message, engine) 
                                _diff(m, s, n), m.show(n)))
         s = n
     from .provenance import provenance
+    details = {"wait_for": wait_for(m, s)} if kind == "deadlock" else {}
     return Trace(m.config.name, m.variant, prop, kind, message, engine, m.show(m.init), steps,
-                 provenance(m), m.lock_table())
+                 provenance(m), m.lock_table(), details)
+
+
+def _false_parts(e, s) -> list:
+    """The conjuncts of a guard that are false in ``s`` (what the thread waits for)."""
+    from model.expr import Op, to_python
+    if isinstance(e, Op) and e.op == "and":
+        return [x for a in e.args for x in _false_parts(a, s)]
+    return [] if eval(to_python(e), {"s": s}) else [e]
+
+
+def wait_for(m, s) -> dict:
+    """Who waits for whom in a state where nothing can step (a deadlock).
+
+    For every unfinished thread: the step it is blocked at and, for each state
+    variable its guards read, the thread it waits for -- the holder of a held
+    lock, or an unfinished thread with a step that writes the variable (the
+    one that would complete a completion, signal a fence, drop a reference).
+    ``cycle`` is a cycle of that wait-for graph, when there is one.
+    """
+    import networkx as nx
+    owner_of = {li.owner.slot: li for li in m.locks}
+    readers_of = {li.readers.slot: li for li in m.locks if li.readers is not None}
+    live = [th for th in m.threads if s[th.pc.slot] not in th.finals]
+    writers: dict = {}
+    for tr in m.transitions:
+        for slot in tr.updates:
+            if slot != tr.pc_slot:
+                writers.setdefault(slot, set()).add(tr.thread)
+    waits, g = [], nx.DiGraph()
+    for th in live:
+        at = th.pc.domain.names[s[th.pc.slot]]
+        cands = [tr for tr in m.transitions if tr.thread == th.name and tr.pc_value == s[th.pc.slot]]
+        seen = set()
+        for tr in cands:
+            for part in _false_parts(tr.guard, s):
+                for x in sorted(variables(part), key=lambda x: x.slot):
+                    if x.slot in seen or x.slot == th.pc.slot:
+                        continue
+                    seen.add(x.slot)
+                    if x.slot in owner_of and s[x.slot]:
+                        who = m.v.owners[s[x.slot]]
+                        if who != th.name:
+                            li = owner_of[x.slot]
+                            waits.append({"thread": th.name, "at": at, "for": li.c_name(), "by": who,
+                                          "how": "held"})
+                            g.add_edge(th.name, who, label=li.c_name())
+                        continue
+                    if x.slot in readers_of and s[x.slot]:
+                        waits.append({"thread": th.name, "at": at, "for": readers_of[x.slot].c_name(),
+                                      "by": "readers", "how": "read-held"})
+                        continue
+                    # who would change it next: a thread whose current step writes it, else any writer
+                    now = {t.name for t in live if t.name != th.name and any(
+                        x.slot in u.updates for u in m.transitions
+                        if u.thread == t.name and u.pc_value == s[t.pc.slot])}
+                    for w in sorted(now or {w for w in writers.get(x.slot, ())
+                                            if w != th.name and any(w == t.name for t in live)}):
+                        waits.append({"thread": th.name, "at": at, "for": x.name, "by": w, "how": "set"})
+                        g.add_edge(th.name, w, label=x.name)
+    try:
+        cyc = [[a, b, g.edges[a, b]["label"]] for a, b in nx.find_cycle(g)]
+    except nx.NetworkXNoCycle:
+        cyc = []
+    return {"waits": waits, "cycle": cyc}
 
 
 def _explain(sem, prop, s, default):

@@ -127,7 +127,7 @@ def to_itf(trace: Trace) -> dict:
             "schema": SCHEMA, "config": trace.config, "variant": trace.variant,
             "property": trace.property, "kind": trace.kind, "message": trace.message,
             "engine": trace.engine, "order": list(init),
-            "provenance": trace.provenance, "locks": trace.locks,
+            "provenance": trace.provenance, "locks": trace.locks, "details": trace.details,
         },
     }
     return {"#meta": meta, "vars": list(layout["vars"]), "states": states}
@@ -192,7 +192,7 @@ def from_itf(d: dict) -> Trace:
     try:
         return Trace(meta["config"], meta["variant"], meta.get("property"), meta["kind"],
                      meta.get("message", ""), meta.get("engine", ""), states[0], steps,
-                     meta.get("provenance") or {}, meta.get("locks") or {})
+                     meta.get("provenance") or {}, meta.get("locks") or {}, meta.get("details") or {})
     except KeyError as e:
         raise TraceError(f"ITF: #meta.revoke-check lacks {e}") from None
 

@@ -154,12 +154,80 @@ def render_lockdep(trace: Trace, *, width: int = 80) -> str:
     for op in ops:
         out.append(row({op.thread: op.text}, f"{op.step:>{num}}"))
     out.append("")
+    if trace.details.get("lock_order"):
+        head = out[:out.index("")]
+        return "\n".join(head + [""] + lockdep_circular(trace.details["lock_order"], width))
     if trace.kind == "deadlock":
         out.append(" *** DEADLOCK ***")
         out += _wrap(trace.message, width, " ", " ")
+        wf = trace.details.get("wait_for")
+        if wf:
+            out += [""] + wait_for_lines(wf, width)
     else:
         out += _wrap(f"*** {trace.message} ***", width, " ", "     ")
+    when = "at the end" if trace.kind in ("deadlock", "at-end") else "when the violation occurs"
     for t, vs in held_at_end(trace).items():
         names = ", ".join(_lock_expr(v, trace.locks)[2] if _lock_expr(v, trace.locks) else v for v in vs)
-        out += _wrap(f"held by {t} at the end: {names}", width, " ", "     ")
+        out += _wrap(f"held by {t} {when}: {names}", width, " ", "     ")
     return "\n".join(out)
+
+
+def _at(label: str) -> str:
+    return label.rsplit("/", 1)[-1]
+
+
+def lockdep_circular(d: dict, width: int = 80) -> list[str]:
+    """A lock-order finding as lockdep prints "possible circular locking dependency"."""
+    held, acq, chain = d["held"], d["acquired"], d["chain"]
+    bar = "=" * 54
+    out = [bar, "WARNING: possible circular locking dependency detected", "-" * 54,
+           f"{d['thread']} is trying to acquire lock:",
+           f" ({acq}), at: {_at(d['label'])}", "",
+           "but task is already holding lock:", f" ({held})", "",
+           "which lock already depends on the new lock.", "",
+           "the existing dependency chain (in reverse order) is:", ""]
+    n = len(chain)
+    for k, e in enumerate(reversed(chain)):
+        out.append(f"-> #{n - k} ({e['to']}):")
+        out.append(f"       {_at(e['label'])} ({e['thread']}, holding {e['from']})")
+    out.append(f"-> #0 ({acq}):")
+    out.append(f"       {_at(d['label'])} ({d['thread']}, holding {held})")
+    out += ["", "other info that might help us debug this:", ""]
+    if n > 1:
+        out.append(" Chain exists of:")
+        out.append("   " + " --> ".join([acq] + [e["to"] for e in chain] + [acq]))
+        out.append("")
+    # CPU0 runs the existing chain's last edge (holds its source, takes `held`);
+    # CPU1 is this task (holds `held`, takes `acquired`)
+    first = chain[-1]["from"] if chain else acq
+    w = max(26, len(f"  lock({first});") + 4)
+    col = lambda a, b="": (f"  {a}".ljust(w) + b).rstrip()  # noqa: E731
+    out += [" Possible unsafe locking scenario:", "",
+            col("     CPU0", "CPU1"), col("     ----", "----"),
+            col(f"lock({first});"), col("", f"lock({held});"), col("", f"lock({acq});" if n == 1
+                                                                     else f"lock({chain[0]['to']});"),
+            col(f"lock({held});"), "", " *** DEADLOCK ***"]
+    return out
+
+
+def wait_for_lines(wf: dict, width: int = 80) -> list[str]:
+    """A deadlock's wait-for graph: who waits for which lock held (or state set) by whom."""
+    out = [" Wait-for:"]
+    for w in wf.get("waits", []):
+        what = w["for"]
+        if what.startswith("pc[") and w["how"] == "set":
+            text = f"{w['thread']} waits at {_at(w['at'])} for {w['by']} to finish"
+        elif w["how"] == "held":
+            text = f"{w['thread']} waits at {_at(w['at'])} for {what}, held by {w['by']}"
+        elif w["how"] == "read-held":
+            text = f"{w['thread']} waits at {_at(w['at'])} for {what}, held for read"
+        else:
+            text = f"{w['thread']} waits at {_at(w['at'])} for {what}, which {w['by']} would change"
+        out += _wrap(text, width, "   ", "       ")
+    cyc = wf.get("cycle") or []
+    if cyc:
+        out.append("")
+        out.append(" Cycle:")
+        out += _wrap(" -> ".join(f"{a} [{lbl}]" for a, _, lbl in cyc) + f" -> {cyc[0][0]}", width,
+                     "   ", "       ")
+    return out

@@ -52,6 +52,7 @@ class Trace:
     steps: list = field(default_factory=list)
     provenance: dict = field(default_factory=dict)   # revoke_check.provenance: specs, sha256s, version
     locks: dict = field(default_factory=dict)        # lock variable -> {type, class, c, acquire, release, mode}
+    details: dict = field(default_factory=dict)      # structured facts of the violation (lock cycle, wait-for)
 
     def __len__(self):
         return len(self.steps)
@@ -73,11 +74,11 @@ class Trace:
             raise TraceError(f"not a revoke-check trace (schema {SCHEMA!r} expected)")
         try:
             steps = [TraceStep(**s) for s in d["steps"]]
-            prov, locks = d.get("provenance") or {}, d.get("locks") or {}
-            if not isinstance(prov, dict) or not isinstance(locks, dict):
-                raise TraceError("malformed trace: provenance and locks must be objects")
+            prov, locks, details = d.get("provenance") or {}, d.get("locks") or {}, d.get("details") or {}
+            if not all(isinstance(x, dict) for x in (prov, locks, details)):
+                raise TraceError("malformed trace: provenance, locks and details must be objects")
             return cls(d["config"], d["variant"], d["property"], d["kind"], d["message"],
-                       d["engine"], d["initial"], steps, prov, locks)
+                       d["engine"], d["initial"], steps, prov, locks, details)
         except (KeyError, TypeError) as e:
             raise TraceError(f"malformed trace: {e}") from None
 
