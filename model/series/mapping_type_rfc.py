@@ -19,8 +19,12 @@ What the series changes, as modelled here:
   calls ``dma_buf_pal_unmap_phys``, which is vfio's ``kref_put``.  move(true)'s
   ``wait_for_completion`` therefore also waits for iommufd's unmap (here it
   is synchronous, inside the invalidate).
-* ``IOMMU_IOAS_UNMAP`` takes resv, then ``pages->mutex``, and unmaps with
-  ``dma_buf_pal_unmap_phys`` (kref_put) if the range is still mapped.
+* ``IOMMU_IOAS_UNMAP`` ends in ``iopt_release_pages``, which under resv gives
+  the mapping back with ``dma_buf_pal_unmap_phys`` (kref_put) unless
+  ``iopt_revoke_notify`` already did (``exp_phys`` is NULL then).  Patch 23/26
+  also removes ``vfio_pci_dma_buf_iommufd_map`` -- and with it the only
+  ``priv->revoked`` test on iommufd's path (the selftest exporter's new
+  ``map_phys`` keeps its revoked test; vfio's does not).
 
 Declarations added: the lock ``pages_mutex`` of each importer (the DMABUF
 ``pages->mutex`` class; order resv -> pages->mutex), the properties
@@ -67,20 +71,18 @@ def _n(x):
 # --- iommufd as a PAL importer ----------------------------------------------------
 
 def iommufd_pal_importer(t, imp: int, check_revoked: bool):
-    """IOMMU_IOAS_MAP_FILE through dma_buf_pal_map_phys, later IOMMU_IOAS_UNMAP."""
+    """IOMMU_IOAS_MAP_FILE through dma_buf_pal_map_phys; IOMMU_IOAS_UNMAP ends in iopt_release_pages."""
     v = t.v
     b = t.cfg.importers[imp].buf
     put, put_ev = fput(v, b)
-    pm = v.pages_mutex[imp]
-    locked = and_(resv_free(v, b), pm == NONE)
+    locked = and_(resv_free(v, b), v.pages_mutex[imp] == NONE)
     got = and_(locked, v.priv_vdev[b])
-    mapped_ok = and_(got, ~v.perm_revoked[imp])
     refuse = []
     if check_revoked:
-        refuse = [Branch(and_(got, v.revoked[b]), goto="iopt_unmap",
+        refuse = [Branch(and_(got, v.revoked[b]), goto="dma_buf_detach",
                          events=(use(b), takes("resv", "pages_mutex")),
-                         note="-ENODEV: priv->revoked (the fix)")]
-        mapped_ok = and_(mapped_ok, ~v.revoked[b])
+                         note="-ENODEV: priv->revoked (the fix); err_detach")]
+        got = and_(got, ~v.revoked[b])
     return [
         Step("dma_buf_get", [
             Branch(v.has_fd[b], {v.f_count[b]: v.f_count[b] + 1}, events=(use(b),)),
@@ -90,36 +92,32 @@ def iommufd_pal_importer(t, imp: int, check_revoked: bool):
             Branch(v.revoked[b], put, goto=DONE, events=(put_ev, use(b)),
                    note="-ENODEV: priv->revoked (read without resv); dma_buf_put"),
             Branch(~v.revoked[b], events=(use(b),)),
-        ], "iommufd attaches dynamically with iopt_revoke_notify; vfio's .attach refuses revoked bufs.",
-            source=f"{VFIO}:vfio_pci_dma_buf_attach"),
+        ], "dma_buf_mapping_attach asks for the PAL type with iopt_revoke_notify; vfio's .attach "
+           "refuses revoked bufs.", source=f"{VFIO}:vfio_pci_dma_buf_attach"),
         step("list_add_attachment", "Under resv, add the attachment to dmabuf->attachments.",
              when=resv_free(v, b), do={v.attached[imp]: 1}, events=(use(b), takes("resv")),
              source=f"{DMABUF}:dma_buf_dynamic_attach"),
         Step("dma_buf_pal_map_phys", [
-            Branch(and_(locked, ~v.priv_vdev[b]), goto="iopt_unmap",
+            Branch(and_(locked, ~v.priv_vdev[b]), goto="dma_buf_detach",
                    events=(use(b), takes("resv", "pages_mutex")),
-                   note="match_mapping: priv->vdev is NULL, no PAL mapping"),
+                   note="match_mapping: priv->vdev is NULL: -ENODEV; err_detach"),
             *refuse,
-            Branch(and_(got, v.perm_revoked[imp], *( [~v.revoked[b]] if check_revoked else [])),
-                   goto="iopt_unmap", events=(use(b), takes("resv", "pages_mutex")),
-                   note="pages revoked (phys.len == 0): nothing mapped"),
-            Branch(mapped_ok, {v.mapped[imp]: 1, v.kref[b]: v.kref[b] + 1},
+            Branch(got, {v.mapped[imp]: 1, v.kref[b]: v.kref[b] + 1},
                    events=(Event("map", (b,)), Event("pal_map", (b,)), Event("kref_get", (b,)),
                            use(b), takes("resv", "pages_mutex"))),
         ], "Under resv, dma_buf_pal_map_phys reaches vfio_pci_dma_pal_map_phys, which copies the BAR's "
-           "physical range and takes kref_get; iommufd maps it into its domains under pages->mutex.",
+           "physical ranges and takes kref_get; iommufd keeps them as pages->dmabuf.exp_phys.",
             source=f"{VFIO}:vfio_pci_dma_pal_map_phys"),
-        Step("iopt_unmap", [
-            Branch(and_(locked, v.mapped[imp]),
+        Step("iopt_release_pages", [
+            Branch(and_(resv_free(v, b), v.mapped[imp]),
                    {v.mapped[imp]: 0, v.kref[b]: v.kref[b] - 1,
                     v.comp[b]: ite(v.kref[b] == 1, 1, v.comp[b])},
-                   events=(Event("kref_put", (b,)), Event("pal_unmap", (imp, 1)), use(b),
-                           takes("resv", "pages_mutex")),
-                   note="unmap the IOVA range and dma_buf_pal_unmap_phys (kref_put)"),
-            Branch(and_(locked, ~v.mapped[imp]), events=(use(b), takes("resv", "pages_mutex")),
-                   note="already unmapped by iopt_revoke_notify (or never mapped)"),
-        ], "IOMMU_IOAS_UNMAP: under resv and pages->mutex unmap the range if still mapped and drop "
-           "the PAL mapping (vfio kref_put).", source=f"{IOMMUFD}/pages.c:iopt_dmabuf_unmap"),
+                   events=(Event("kref_put", (b,)), Event("pal_unmap", (imp, 1)), use(b), takes("resv")),
+                   note="exp_phys set: dma_buf_pal_unmap_phys (vfio kref_put)"),
+            Branch(and_(resv_free(v, b), ~v.mapped[imp]), events=(use(b), takes("resv")),
+                   note="exp_phys is NULL: iopt_revoke_notify already gave the mapping back"),
+        ], "IOMMU_IOAS_UNMAP drops the last area; iopt_release_pages gives the PAL mapping back under "
+           "resv if iopt_revoke_notify has not.", source=f"{IOMMUFD}/pages.c:iopt_release_pages"),
         step("dma_buf_detach", "Detach under resv, then dma_buf_put.",
              when=resv_free(v, b), do={v.attached[imp]: 0, **put},
              events=(put_ev, use(b), takes("resv")), goto=DONE, source=f"{DMABUF}:dma_buf_detach"),
@@ -143,7 +141,9 @@ def _revoke_notify(t, b) -> tuple:
     drop = sum((_n(v.mapped[i]) for i in imps[1:]), _n(v.mapped[imps[0]]))
     guard = and_(*[v.pages_mutex[i] == NONE for i in imps])
     evs = tuple(Event("pal_unmap", (i, 0)) for i in imps) + (Event("kref_put", (b,)), takes("pages_mutex"))
-    return guard, {v.kref[b]: v.kref[b] - drop}, evs
+    # phys.len != 0 only once mapped: an attachment revoked before its map is not revoked for good
+    perm = {v.perm_revoked[i]: or_(v.perm_revoked[i], v.mapped[i]) for i in imps}
+    return guard, {v.kref[b]: v.kref[b] - drop, **perm, **{v.mapped[i]: 0 for i in imps}}, evs
 
 
 def _move(inner):
