@@ -148,7 +148,7 @@ def test_io_uring_signal_under_resv_deadlocks_the_revoke():
         b = t.cfg.importers[imp].buf
         return step("dma_fence_signal", "Mutant: signal only once resv is free.",
                     when=resv_free(v, b), do={v.fence[imp]: 0, v.map_fence[imp]: 0})
-    p.replace_step("io_dmabuf_release_work", "dma_fence_signal", signal_under_resv)
+    p.replace_step("io_dmabuf_map_release_work", "dma_fence_signal", signal_under_resv)
     _, r = _run(p, "uring", ["deadlock-free"])
     assert r.verdict == "violated" and r.property == "deadlock-free"
 

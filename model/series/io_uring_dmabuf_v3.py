@@ -13,7 +13,8 @@ What the series adds, as modelled here (an importer of kind ``io_uring``):
   The token holds a lazily created **map** with a ``percpu_ref`` that counts
   the requests using it (fields ``tok_map`` and ``reqs``).
 * **Requests** (actor kind ``io_uring_req``): ``percpu_ref_tryget`` on
-  ``token->map`` (no lock); if there is none, L(resv),
+  ``token->map`` (no lock); if there is none, ``io_dmabuf_create_map`` waits
+  for the KERNEL fences in resv without the lock, then L(resv),
   ``dma_buf_map_attachment`` (vfio: revoked -> -ENODEV, else kref_get), U.
   A -ENODEV fails that request only; nothing is cached in the token, so the
   next request tries again.  The request's I/O completes on its own (NVMe
@@ -23,7 +24,7 @@ What the series adds, as modelled here (an importer of kind ``io_uring``):
   ``percpu_ref_kill``.  If no fence slot can be reserved (inject
   ``io_uring_fence_slot_fails``) it waits for the fence synchronously under
   resv instead (``dma_fence_wait``).
-* **Release work** (actor kind ``io_dmabuf_release_work``, one per token, on
+* **Release work** (actor kind ``io_dmabuf_map_release_work``, one per token, on
   system_wq) after the last request drops the percpu_ref: (a)
   ``dma_fence_signal`` with no lock; (b) L(resv), ``dev_ops->unmap``
   (vfio ``kref_put``), ``kref_put`` of the map, U(resv).
@@ -107,14 +108,15 @@ def io_dmabuf_token(t, imp: int):
                    note="drop the live map: token->map = NULL, add its fence, percpu_ref_kill"),
             Branch(and_(reqs_done, resv_free(v, b), v.tok_map[imp] != "live"), events=(use(b), takes("resv")),
                    note="no live map"),
-        ], "Unregistration, once the requests using the token are gone: under resv drop the map the "
-           "way invalidate does.", source=f"{TOKEN}:io_dmabuf_token_release"),
+        ], "Unregistration, once the requests using the token are gone: the token's release work "
+           "drops the map under resv the way invalidate does.",
+            source=f"{TOKEN}:io_dmabuf_token_release_work"),
         step("dma_buf_detach",
              "Once the release work has unmapped and the KERNEL fence signalled, detach under resv "
              "and dma_buf_put.",
              when=and_(resv_free(v, b), v.tok_map[imp] == "none", ~v.map_fence[imp]),
              do={v.attached[imp]: 0, **put}, events=(put_ev, use(b), takes("resv")), goto=DONE,
-             source=f"{DMABUF}:dma_buf_detach"),
+             source=f"{TOKEN}:io_dmabuf_token_destroy_work"),
     ]
 
 
@@ -127,6 +129,11 @@ def _importer(inner):
 
 
 # --- a request --------------------------------------------------------------------
+
+def kernel_fences_signalled(v, b):
+    """No io_uring map fence (DMA_RESV_USAGE_KERNEL) of ``b`` is unsignalled in resv."""
+    return and_(*[~v.fence[i] for i in _uring(v.cfg, b)])
+
 
 def io_uring_dmabuf_rw(t, imp: int):
     """One read/write request on the registered dma-buf: get or create the map, DMA, complete."""
@@ -145,6 +152,9 @@ def io_uring_dmabuf_rw(t, imp: int):
             Branch(unregistered, goto=DONE, note="no registered token: -EINVAL"),
         ], "Under RCU, take a percpu_ref on the token's current map if there is one.",
             source=f"{TOKEN}:io_dmabuf_get_map"),
+        step("dma_resv_wait_timeout(KERNEL)",
+             "Before taking resv, wait for the KERNEL fences in resv (a dropped map's fence among them).",
+             when=kernel_fences_signalled(v, b), source=f"{TOKEN}:io_dmabuf_create_map"),
         Step("dma_buf_map_attachment", [
             Branch(and_(resv_free(v, b), live), {v.reqs[imp]: v.reqs[imp] + 1},
                    events=(use(b), takes("resv")), note="another request created the map meanwhile"),
@@ -168,25 +178,25 @@ def io_uring_dmabuf_rw(t, imp: int):
 
 # --- the release work item ----------------------------------------------------------
 
-def io_dmabuf_release_work(t, imp: int):
+def io_dmabuf_map_release_work(t, imp: int):
     """The map's release work on system_wq: signal the fence, then unmap under resv."""
     v = t.v
     b = t.cfg.importers[imp].buf
     return [
         step("idle", "The last request dropped the killed map's percpu_ref; the release work is queued.",
              when=and_(v.tok_map[imp] == "killed", v.reqs[imp] == 0),
-             source=f"{TOKEN}:io_dmabuf_map_ref_release"),
+             source=f"{TOKEN}:io_dmabuf_map_refs_release"),
         step("dma_fence_signal", "Signal the map's fence before taking any lock.",
              do={v.fence[imp]: 0, v.map_fence[imp]: 0},
              events=(Event("uring_fence_signal", (imp, t.me)),),
-             source=f"{TOKEN}:io_dmabuf_release_work"),
+             source=f"{TOKEN}:io_dmabuf_map_release_work"),
         step("io_dmabuf_unmap",
              "Under resv unmap through dev_ops->unmap (vfio kref_put) and put the map.",
              when=resv_free(v, b),
              do={v.tok_map[imp]: "none", v.mapped[imp]: 0, v.notified[imp]: 0,
                  v.kref[b]: v.kref[b] - 1, v.comp[b]: ite(v.kref[b] == 1, 1, v.comp[b])},
              events=(Event("uring_unmap", (imp, t.me)), Event("kref_put", (b,)), use(b), takes("resv")),
-             goto="idle", source=f"{TOKEN}:io_dmabuf_release_work"),
+             goto="idle", source=f"{TOKEN}:io_dmabuf_map_release_work"),
     ]
 
 
@@ -415,13 +425,14 @@ def io_uring_dmabuf_v3(p):
     p.add_actor_kind(ActorKind("io_uring_req", "io_uring_dmabuf_rw", "importer",
                                lambda cfg, a: {"imp": a.target},
                                doc="an io_uring read/write request on a registered dma-buf"))
-    p.add_actor_kind(ActorKind("io_dmabuf_release_work", "io_dmabuf_release_work", "importer",
+    p.add_actor_kind(ActorKind("io_dmabuf_map_release_work", "io_dmabuf_map_release_work", "importer",
                                lambda cfg, a: {"imp": a.target}, per="importer", idle=True,
                                when=lambda cfg, x: x.kind == "io_uring",
                                thread_name=lambda n: f"io_dmabuf_work.{n}",
                                doc="the token map's release work on system_wq"))
     p.add_procedure("io_uring_dmabuf_rw", io_uring_dmabuf_rw, f"{TOKEN}:io_dmabuf_get_map")
-    p.add_procedure("io_dmabuf_release_work", io_dmabuf_release_work, f"{TOKEN}:io_dmabuf_release_work")
+    p.add_procedure("io_dmabuf_map_release_work", io_dmabuf_map_release_work,
+                    f"{TOKEN}:io_dmabuf_map_release_work")
     p.replace_procedure("importer", _importer(p.procs["importer"][0]), f"{DMABUF}:dma_buf_dynamic_attach")
     p.replace_procedure(MOVE, _move(p.procs[MOVE][0]))
     p.add_config_check(_check)
