@@ -180,3 +180,32 @@ def test_io_uring_no_fence_slot_waits_under_resv():
     assert r.verdict == "holds"
     sw = m.var("sync_wait[tok0]").slot
     assert any(s[sw] for s in states), "the no-fence-slot branch is never taken"
+
+
+# --- encoding hygiene of the two series -------------------------------------------------
+
+import re  # noqa: E402
+
+SOURCE = re.compile(r"^(drivers|fs|mm|lib|io_uring)/[\w/.-]+\.c:[a-z_][a-z0-9_]*$")
+
+
+@pytest.mark.parametrize("variant, config", [
+    ("mapping-type-rfc", "pal-reset"), ("mapping-type-rfc-check-revoked", "iommufd"),
+    ("io-uring-dmabuf-v3", "uring"), ("io-uring-dmabuf-v3", "uring-hot-reset"),
+    ("io-uring-dmabuf-v3", "uring-noslot")])
+def test_every_series_step_has_a_kernel_source_and_a_sentence(variant, config):
+    p = get_protocol(variant)
+    m = p.build(p.config(config))
+    for tr in m.transitions:
+        assert SOURCE.match(tr.source), f"{tr.label}: source {tr.source!r} is not file.c:function"
+        assert tr.doc and tr.doc.endswith(".") and len(tr.doc) > 15, f"{tr.label}: needs one sentence"
+
+
+@pytest.mark.parametrize("variant", ["mapping-type-rfc", "io-uring-dmabuf-v3"])
+def test_series_properties_have_docstrings_and_witnesses(variant):
+    base = set(get_protocol("upstream").properties)
+    new = {n: q for n, q in get_protocol(variant).properties.items() if n not in base}
+    assert len(new) >= 3
+    for name, q in new.items():
+        assert len(q.doc.split()) > 15, name
+        assert q.witnesses, f"{name} has no witness"
