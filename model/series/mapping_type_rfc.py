@@ -249,7 +249,8 @@ IOMMUFD_UNMAP_UNDER_RESV = Property(
     iopt_revoke_notify runs inside move's resv section (memory_lock(W) and,
     in hot reset, dev_set->lock held by the revoker) and takes only
     pages->mutex, which no path holds while waiting for memory_lock, resv or
-    a completion; IOMMU_IOAS_UNMAP takes resv then pages->mutex.  So
+    a completion; after IOMMU_IOAS_UNMAP, iopt_release_pages takes resv
+    alone to give the mapping back.  So
     dma_buf_pal_unmap_phys always runs with resv held and never waits for a
     lock the revoker holds (lock order resv -> pages->mutex).
     """,
