@@ -25,7 +25,7 @@ def declare(p):
     """struct dma_buf (its file's count, the fd, resv) and struct dma_buf_attachment."""
     p.add_field(Field("buf", "f_count",
                       lambda cfg, b: INT(0, 1 + len(cfg.importers_of(b)) + len(cfg.threads)),
-                      lambda cfg, b: int(cfg.bufs[b].exists), "dmabuf->file reference count"))
+                      lambda cfg, b: int(cfg.bufs[b].exists), "dmabuf->file reference count", refcount=True))
     p.add_field(Field("buf", "has_fd", BOOL, lambda cfg, b: cfg.bufs[b].exists,
                       "the fd is installed in the fd table"))
     p.add_lock(Lock("buf", "resv", "ww_mutex", klass="resv", expr="{}->resv",

@@ -21,7 +21,7 @@ from typing import Callable
 
 from .config import Config, ConfigError, config_schema, parse_config, read_config_file, split_spec
 from .expr import ENUM, INT, Const, Domain, Var, to_python
-from .lang import (Array, Call, DONE, ModelError, StateBuilder, Transition, _Proc,
+from .lang import (Array, Call, DONE, Event, ModelError, StateBuilder, Transition, _Proc,
                    compile_thread)
 from .schema import ActorKind, Attr, Field, Lock, ObjectKind
 
@@ -106,6 +106,7 @@ class Model:
     v: Vars
     locks: list = field(default_factory=list)   # LockInstance
     spec: str = ""          # the variant as given (name or FILE.py:NAME)
+    refcount_slots: frozenset = frozenset()      # slots of fields declared refcount=True
 
     def var(self, name: str) -> Var:
         for x in self.vars:
@@ -192,10 +193,11 @@ class Protocol:
             raise ModelError(f"{self.name}: {kind} already has attribute {attr.name!r}")
         self.kinds[kind] = replace(k, attrs=k.attrs + (attr,))
 
-    def add_field(self, f: Field | str, name: str | None = None, domain=None, init=0, doc="", var=""):
+    def add_field(self, f: Field | str, name: str | None = None, domain=None, init=0, doc="", var="",
+                  refcount: bool = False):
         """Declare a struct field: ``add_field(Field(...))`` or ``add_field(kind, name, domain, init, doc)``."""
         if not isinstance(f, Field):
-            f = Field(f, name, domain, init, doc, var)
+            f = Field(f, name, domain, init, doc, var, refcount)
         if f.kind is not None:
             self._kind(f.kind)
         if any(x.name == f.name for x in self.fields):
@@ -442,8 +444,28 @@ class Protocol:
         for th in threads:
             names = tuple(n.removeprefix("thread:entry/") for n in th.pc.domain.names)
             th.pc = sb.set_domain(th.pc, ENUM(*names))
+        rc = frozenset(c.slot for f in self.fields if f.refcount
+                       for c in (getattr(v, f.name).cells if f.kind else [getattr(v, f.name)]))
+        for tr in transitions:
+            decs = tuple(Event("refcount_dec", (sb.vars[slot], e)) for slot, e in sorted(tr.updates.items())
+                         if slot in rc and _may_decrease(e))
+            if decs:
+                tr.events = tuple(tr.events) + decs
         return Model(cfg, self.name, list(sb.vars), tuple(sb.init), threads, transitions, v,
-                     locks, self.spec or self.name)
+                     locks, self.spec or self.name, rc)
+
+
+def _may_decrease(e) -> bool:
+    """Could this update take a counter down (it subtracts, or sets a constant)?"""
+    from .expr import Op
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Op):
+            if x.op == "-":
+                return True
+            stack.extend(x.args)
+    return False
 
 
 def _read_user_file(path):

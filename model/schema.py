@@ -74,6 +74,10 @@ class Field:
     ``domain`` and ``init`` are values or ``fn(cfg, index)`` (``fn(cfg)`` for a
     global); ``domain`` may be the string ``"owner"``: ``none`` or a thread.
     The variable is named ``name[object]``, or ``var`` for a global.
+    ``refcount`` marks a reference count (``refcount_t``, a file's count, a
+    usage count): a step that would take it below its domain's low end is a
+    ``refcounts`` violation at that step (the kernel saturates and warns),
+    not a model error.
     """
 
     kind: str | None
@@ -82,6 +86,7 @@ class Field:
     init: Any = 0
     doc: str = ""
     var: str = ""
+    refcount: bool = False    # a reference count: going below its domain is a refcounts violation
 
 
 LOCK_TYPES = {

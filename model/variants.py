@@ -413,3 +413,7 @@ def unmap_takes_memory_lock(p: Protocol):
                     events=(Event("kref_put", (b,)), Event("use", (b,)), Event("locks", ("resv", "memory_lock"))),
                     source="drivers/vfio/pci/vfio_pci_dmabuf.c:vfio_pci_dma_buf_unmap")
     p.replace_step("importer", "dma_buf_unmap_attachment", unmap)
+
+
+# the 2026 series are built-in variants too (model/series/ registers them on import)
+_load_builtin_series()

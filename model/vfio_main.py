@@ -23,11 +23,11 @@ def declare(p):
     p.add_field(Field("device", "registration",
                       lambda cfg, d: INT(0, 1 + len(cfg.bufs_of(d))),
                       lambda cfg, d: 1 + sum(cfg.bufs[b].exists for b in cfg.bufs_of(d)),
-                      "vfio_device.refcount: 1 + one per buf whose priv->vdev is set"))
+                      "vfio_device.refcount: 1 + one per buf whose priv->vdev is set", refcount=True))
     p.add_field(Field("device", "pm_usage",
                       lambda cfg, d: INT(0, 1 + len(cfg.fd_users(d))),
                       lambda cfg, d: int(cfg.devices[d].open),
-                      "the runtime PM usage count (1 while open, -1 by LOW_POWER_ENTRY)"))
+                      "the runtime PM usage count (1 while open, -1 by LOW_POWER_ENTRY)", refcount=True))
     p.add_lock(Lock(None, "dev_set_lock", "mutex", klass="dev_set->lock", var="dev_set->lock",
                     expr="&dev_set->lock", doc="dev_set->lock: serialises open, close and hot reset"))
 

@@ -55,7 +55,7 @@ def declare(p):
                       lambda cfg, b: exists(cfg, b) and not cfg.devices[cfg.bufs[b].dev].mem,
                       "priv->revoked"))
     p.add_field(Field("buf", "kref", lambda cfg, b: INT(0, 1 + len(cfg.importers_of(b))),
-                      lambda cfg, b: int(exists(cfg, b)), "priv->kref: 1 (registered) + live sg mappings"))
+                      lambda cfg, b: int(exists(cfg, b)), "priv->kref: 1 (registered) + live sg mappings", refcount=True))
     p.add_field(Field("buf", "comp", BOOL, 0, "priv->comp completed"))
     p.add_helper("live", live)
     p.add_helper("reachable", reachable)

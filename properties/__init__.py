@@ -91,11 +91,13 @@ class Checks:
     state_witness: list         # (witness id, Expr)
     step_witness: dict          # transition index -> [(witness id, Expr)]
     lock_order: list = field(default_factory=list)   # property names (checked by the explicit engine)
+    refcount_checked: set = field(default_factory=set)  # (transition, slot): an underflow is a violation
 
 
 def compile_checks(m, props) -> Checks:
     """Instantiate ``props`` for model ``m``."""
     inv, asserts, end, dead, wits, swit, twit = [], {}, [], [], [], [], {}
+    rc: set = set()
     for p in props:
         if p.invariant:
             inv.append((p.name, p.invariant(m)))
@@ -110,6 +112,8 @@ def compile_checks(m, props) -> Checks:
                     e = fn(m, *ev.args)
                     if not (e is TRUE):
                         asserts.setdefault(tr.index, []).append((p.name, e))
+                    if ev.kind == "refcount_dec":
+                        rc.add((tr.index, ev.args[0].slot))
         for w in p.witnesses:
             if w.applies is not None and not w.applies(m):
                 continue
@@ -124,7 +128,7 @@ def compile_checks(m, props) -> Checks:
                         if ev.kind == kind:
                             twit.setdefault(tr.index, []).append((wid, fn(m, *ev.args)))
     return Checks(list(props), inv, asserts, end, dead, wits, swit, twit,
-                  [p.name for p in props if p.lock_order])
+                  [p.name for p in props if p.lock_order], rc)
 
 
 def PROPERTIES(protocol=None) -> dict:

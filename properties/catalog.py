@@ -383,6 +383,8 @@ REFCOUNTS = Property(
         "kref_get": lambda m, b: each(b, _nb(m), lambda k: m.v.kref[k] > 0),
         "put_registration": lambda m, d: each(d, _nd(m), lambda k: m.v.registration[k] > 1),
         "use": lambda m, b: each(b, _nb(m), lambda k: m.v.phase[k] != "freed"),
+        # any step that lowers a field declared refcount=True: it must not go below zero
+        "refcount_dec": lambda m, x, e: x.domain.lo <= e,
     },
     at_end=_nothing_leaked,
     witnesses=(

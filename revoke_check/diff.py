@@ -172,6 +172,9 @@ def _verdict(r) -> str:
         return "(not a property here)"
     if r.verdict == "violated":
         return f"VIOLATED ({len(r.trace)} steps)"
+    if r.verdict == "error":
+        return "error" + (" (a reference count goes below zero; see refcounts)"
+                          if "below zero" in r.message else f" ({r.message[:60]})")
     return r.verdict
 
 

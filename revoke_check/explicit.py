@@ -89,6 +89,23 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
             r.trace = trace_from_path(sem, _path(parent, via, i), prop=None, kind="model-error",
                                       message=str(e), engine="explicit")
             return r
+        if sem.under_dispatch:
+            # a step that would take a reference count below zero has no successor; with a
+            # property that asserts the count (refcounts) it is that property's violation at
+            # the step, otherwise a model error of this state (as the z3 encoding has it)
+            unders = sem.underflows(s)
+            for ti, _ in unders:
+                tr = model.transitions[ti]
+                if any((ti, x) not in checks.refcount_checked for x in tr.updates
+                       if x in model.refcount_slots):
+                    e = sem.underflow_error(s, ti)
+                    r = finish(ERROR, i)
+                    r.message = str(e)
+                    r.trace = trace_from_path(sem, _path(parent, via, i), prop=None, kind="model-error",
+                                              message=str(e), engine="explicit")
+                    return r
+            if unders:
+                succ = sorted(succ + [(ti, None) for ti, _ in unders], key=lambda x: x[0])
         if not succ:
             v = violation_at(sem, s)
             if v:

@@ -18,23 +18,52 @@ class Semantics:
         self.model, self.checks = model, checks
         vars_ = model.vars
         src = ["def _bad(t, slot, val):\n    raise ModelError(_msg(t, slot, val))\n"]
+        rc = getattr(model, "refcount_slots", frozenset())
+        under = []          # transitions that may take a reference count below zero
         for tr in model.transitions:
-            lines = [f"def t{tr.index}(s):"]
-            if tr.guard is not TRUE:
-                lines.append(f"    if not ({to_python(tr.guard)}): return None")
-            for slot, e in sorted(tr.updates.items()):
-                py = to_python(e)
-                if e.sort == "bool" and vars_[slot].domain.kind != "bool":
-                    raise ModelError(f"{tr.label}: boolean assigned to {vars_[slot].name}")
-                lines.append(f"    v{slot} = int({py})" if e.sort == "bool" else f"    v{slot} = {py}")
-                d = vars_[slot].domain
-                lines.append(f"    if not ({d.lo} <= v{slot} <= {d.hi}): _bad({tr.index}, {slot}, v{slot})")
-            cells = [f"v{i}" if i in tr.updates else f"s[{i}]" for i in range(len(vars_))]
-            lines.append("    return (" + ", ".join(cells) + ",)")
-            src.append("\n".join(lines))
+            # t<k>: the successor, or None.  u<k> (only where a refcount may drop below
+            # its domain): the successor with that count saturated at its low end if the
+            # step underflows, else None.  t<k> has no successor for such a step: the
+            # explorer reports it as a refcounts violation, or as a model error when no
+            # selected property asserts the count (exactly like the z3 encoding).
+            for fname, saturate in (("t", False), ("u", True)):
+                if saturate and not any(slot in rc for slot in tr.updates):
+                    continue
+                lines = [f"def {fname}{tr.index}(s):"]
+                if saturate:
+                    lines.append("    low = False")
+                if tr.guard is not TRUE:
+                    lines.append(f"    if not ({to_python(tr.guard)}): return None")
+                for slot, e in sorted(tr.updates.items()):
+                    py = to_python(e)
+                    if e.sort == "bool" and vars_[slot].domain.kind != "bool":
+                        raise ModelError(f"{tr.label}: boolean assigned to {vars_[slot].name}")
+                    lines.append(f"    v{slot} = int({py})" if e.sort == "bool" else f"    v{slot} = {py}")
+                    d = vars_[slot].domain
+                    if slot in rc:
+                        lines.append(f"    if v{slot} < {d.lo}:")
+                        lines.append(f"        v{slot} = {d.lo}; low = True" if saturate else "        return None")
+                    lines.append(f"    if not ({d.lo} <= v{slot} <= {d.hi}): _bad({tr.index}, {slot}, v{slot})")
+                if saturate:
+                    lines.append("    if not low: return None")
+                cells = [f"v{i}" if i in tr.updates else f"s[{i}]" for i in range(len(vars_))]
+                lines.append("    return (" + ", ".join(cells) + ",)")
+                src.append("\n".join(lines))
+                if saturate:
+                    under.append(tr.index)
         ns = {"ModelError": ModelError, "_msg": self._msg}
         exec(compile("\n\n".join(src), f"<transitions {model.config.name}>", "exec"), ns)
         self.fns = [ns[f"t{tr.index}"] for tr in model.transitions]
+        self.ufns = {k: ns[f"u{k}"] for k in under}
+        self.under_dispatch = []
+        for th in model.threads:
+            table: dict = {}
+            for k in under:
+                tr = model.transitions[k]
+                if tr.thread == th.name:
+                    table.setdefault(tr.pc_value, []).append((k, self.ufns[k]))
+            if table:
+                self.under_dispatch.append((th.pc.slot, table))
         # dispatch: per thread, pc value -> [(transition index, fn)]
         self.dispatch = []
         for th in model.threads:
@@ -76,11 +105,38 @@ class Semantics:
                     out.append((ti, n))
         return out
 
+    def underflows(self, s):
+        """[(transition index, state with the count saturated)] of every enabled step that
+        would take a reference count below zero (no successor in :meth:`successors`)."""
+        out = []
+        for slot, table in self.under_dispatch:
+            for ti, fn in table.get(s[slot], ()):
+                n = fn(s)
+                if n is not None:
+                    out.append((ti, n))
+        return out
+
+    def underflow_error(self, s, ti) -> ModelError:
+        tr = self.model.transitions[ti]
+        low = [self.model.vars[x].name for x, e in tr.updates.items()
+               if x in self.model.refcount_slots and _value(e, s) < self.model.vars[x].domain.lo]
+        return ModelError(f"model error: step {tr.label} of {tr.thread} takes {', '.join(low)} below zero "
+                          f"(check the refcounts property to see it as a violation)")
+
     def all_final(self, s) -> bool:
         return all(s[slot] in fin for slot, fin in self.finals)
 
     def enabled(self, s, ti) -> tuple | None:
+        """The successor by ``ti``; for a step that underflows a reference count, the state
+        with that count saturated (the last step of a refcounts trace)."""
         tr = self.model.transitions[ti]
         if s[tr.pc_slot] != tr.pc_value:
             return None
-        return self.fns[ti](s)
+        n = self.fns[ti](s)
+        if n is None and ti in self.ufns:
+            n = self.ufns[ti](s)
+        return n
+
+
+def _value(e, s) -> int:
+    return eval(to_python(e), {"s": s})

@@ -289,18 +289,26 @@ def trans_formula(enc: Encoding, s: list, t: list, sel, cache: dict | None = Non
     return z3.And(parts)
 
 
-def model_error_formula(enc: Encoding, s: list, cache: dict | None = None):
+def model_error_formula(enc: Encoding, s: list, cache: dict | None = None, skip=frozenset()):
     """``\\/_k en_k(s) /\\ \\/_{i in upd_k} not dom([u_k,i](s), i)``: some
     enabled transition writes a value outside a domain (a model error).
 
     Updates whose value interval (over all in-domain states) lies within the
     domain are left out: they cannot overflow.  What remains are the counter
-    increments and decrements."""
+    increments and decrements.  ``skip`` holds the (transition, slot) pairs
+    of reference counts whose underflow a selected property asserts (a step
+    assertion of that transition, reported one step later), as the explicit
+    explorer does."""
     out = []
     memo = enc._cache.setdefault("intervals", {})
     for tr in enc.model.transitions:
         bad = []
         for i, u in sorted(tr.updates.items()):
+            if (tr.index, i) in skip:
+                d = enc.domain(i)
+                x = _as_num(enc, expr_to_z3(enc, u, s, cache))
+                bad.append(x > enc.val(d.hi))     # the underflow is the assertion's; overflow stays
+                continue
             d = enc.domain(i)
             lo, hi = _interval(u, enc.model, memo)
             if d.lo <= lo and hi <= d.hi:
@@ -354,7 +362,8 @@ def bad_formulas(enc: Encoding, checks, s: list, cache: dict | None = None) -> l
     for p, e in checks.invariants:
         out.append(Bad(f"invariant:{p}", p, "invariant",
                        z3.Not(_as_bool(expr_to_z3(enc, e, s, cache)))))
-    out.append(Bad("model-error", None, "model-error", model_error_formula(enc, s, cache)))
+    out.append(Bad("model-error", None, "model-error",
+                   model_error_formula(enc, s, cache, getattr(checks, "refcount_checked", frozenset()))))
     stuck = z3.Not(z3.Or([enabled_formula(enc, tr, s, cache) for tr in m.transitions]))
     if checks.deadlock:
         out.append(Bad("deadlock", checks.deadlock[0], "deadlock",
