@@ -103,14 +103,15 @@ def revoke_buf(t, b: int, new: int, nxt: str, put: bool, returned=True) -> list:
     ]
 
 
-def series_move(t, vdev, revoked: bool, dmabuf_lock: bool = False):
+def series_move(t, vdev, revoked: bool, dmabuf_lock: bool = False, unrevoke_any: bool = False):
     """vfio_pci_dma_buf_move(vdev, revoked) of the series: status instead of revoked.
 
     revoke: every OK buf -> TEMP_REVOKED with the full drain and the PTE zap;
     un-revoke (v4+): every TEMP_REVOKED buf -> OK in one resv section, no
     invalidate, no wait; PERM_REVOKED bufs are skipped both ways.  With
     ``dmabuf_lock`` (v7+) the walk runs under vdev->dmabuf_lock(W), which also
-    writes the shadow state vdev->dmabufs_revoked.
+    writes the shadow state vdev->dmabufs_revoked.  ``unrevoke_any`` is a
+    mutation for the tests (un-revoke every buf that is not OK, PERM too).
     """
     v, cfg = t.v, t.cfg
     static = isinstance(vdev, int)
@@ -132,6 +133,8 @@ def series_move(t, vdev, revoked: bool, dmabuf_lock: bool = False):
         on_list = and_(TRUE if static else (vdev == cfg.bufs[b].dev), v.phase[b] == "listed")
         live = and_(on_list, v.f_count[b] > 0)
         want = v.status[b] == (OK if revoked else TEMP)
+        if unrevoke_any and not revoked:
+            want = v.status[b] != OK
         evs = (held,) if n == 0 and not dmabuf_lock else ()
         visit = (Event("unrevoke_visit", (b,)),) if not revoked else ()
         out.append(Step(f"get_file_active({bn})", [
