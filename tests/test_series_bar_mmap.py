@@ -2,8 +2,6 @@
 import pytest
 
 from model.config import ConfigError
-from model.expr import and_
-from model.lang import Branch, DONE, Step
 from model.series import _bar_mmap_common as common
 from model.variants import get_protocol
 from properties import compile_checks, get_properties
@@ -77,22 +75,13 @@ def test_perm_revoked_never_goes_back():
     assert any("dmabuf_revoke" in s.thread for s in r.trace.steps)
 
 
-def _insert_without_recheck(t, buf):
-    """Mutation: insert the PFN without re-testing priv->status under the lock."""
-    s = common.fault_insert(t, buf, True)
-    ok, okd = s.branches[0], s.branches[2]
-    ok.when = and_(t.v.memory_enabled(t.cfg.bufs[buf].dev), ~t.v.engaged[t.cfg.bufs[buf].dev])
-    return Step(s.label, [ok, Branch(~ok.when, okd.do, goto=DONE)], s.doc, s.source)
-
-
 def test_a_fault_without_the_recheck_is_caught():
     # on bar-mmap the memory_enabled test under memory_lock(R) hides the missing re-check
     # (temporary revokes there go with decode off or are undone under the same lock);
     # the REVOKE ioctl's PERM_REVOKED is what only the status re-check refuses
-    config = "bar-mmap-revoke"
     p = get_protocol(V8)
-    p.replace_step("dmabuf_fault", "vmf_insert_pfn", _insert_without_recheck)
-    r = _run(p, config, ["fault-rechecks-under-lock", "dmabuf-pte-needs-ok"])
+    p.delete_step("dmabuf_fault", "recheck_status")
+    r = _run(p, "bar-mmap-revoke", ["fault-rechecks-under-lock", "dmabuf-pte-needs-ok"])
     assert r.verdict == "violated" and r.property == "fault-rechecks-under-lock"
 
 
@@ -114,3 +103,18 @@ def test_a_bar_mmap_buf_has_no_fd():
     p.add_config("bad", raw)
     with pytest.raises(ConfigError):
         p.build(p.config("bad"))
+
+
+def test_rfc2_revoke_under_memory_lock_read_leaves_a_pte_on_a_perm_revoked_buf():
+    rl = "bar-mmap-dmabuf-v4-revoke-read-lock"
+    r = check("bar-mmap-revoke", rl, ["dmabuf-pte-needs-ok"])
+    assert r.verdict == "violated" and len(r.trace) == 16
+    labels = [s.step_label for s in r.trace.steps]
+    # the fault re-checked OK before the REVOKE, and inserts after its unmap_mapping_range
+    assert labels.index("dmabuf_fault:recheck_status") < labels.index(
+        "vfio_pci_core_feature_dma_buf_revoke:dma_resv_lock(buf0)")
+    assert labels[-2].endswith("unmap_mapping_range(buf0)") and labels[-1] == "dmabuf_fault:vmf_insert_pfn"
+    for fixed in (V4, V8):   # memory_lock(W) (v2..v5) and dmabuf_lock(W) (v7+) refuse this interleaving
+        model, checks = build("bar-mmap-revoke", fixed, ["dmabuf-pte-needs-ok"])
+        rr = replay(r.trace, Semantics(model, checks))
+        assert (not rr.ok) or rr.violation is None

@@ -56,7 +56,7 @@ def declare_state(p):
     p.add_field(Field("buf", "vma", BOOL, 0, "a VMA whose vm_file is the dma-buf file exists"))
     p.add_field(Field("buf", "vfile", BOOL, 0, "priv->vfile holds a reference on the vfio device file"))
     p.add_field(Field("buf", "zap_pending", BOOL, 0,
-                      "ghost: a revoker left OK and has not yet run unmap_mapping_range on the buf"))
+                      "ghost: a revoker left OK and has not yet run unmap_mapping_range on the buf (it will zap every PTE)"))
     p.add_lock(Lock(None, "mmap_lock", "rwsem", klass="mmap_lock", var="mm->mmap_lock",
                     expr="&mm->mmap_lock",
                     doc="mm->mmap_lock of the process that mmaps: mmap()/munmap() write, faults read"))
@@ -84,7 +84,7 @@ def revoke_buf(t, b: int, new: int, nxt: str, put: bool, returned=True) -> list:
              f"Under the reservation lock set priv->status = {STATUS[new]} and call every importer's "
              "invalidate_mappings.",
              when=resv_free(v, b),
-             do={v.resv[b]: t.me, **set_status(v, b, new), v.zap_pending[b]: v.pte[b], **invalidate(v, b)},
+             do={v.resv[b]: t.me, **set_status(v, b, new), v.zap_pending[b]: 1, **invalidate(v, b)},
              events=(use(b), status_event(b, new)), source=f"{DMABUF}:vfio_pci_dma_buf_set_status"),
         step(f"dma_resv_wait_timeout({bn})",
              "Wait for every BOOKKEEP fence in resv, unlock resv, then kref_put the registered reference.",
@@ -230,25 +230,42 @@ def bar_mmap(t, buf: int, export=export_v4):
         unlock, munmap]
 
 
-def fault_insert(t, buf: int, dmabuf_lock: bool = False):
-    """Re-check status under the revoker's lock; insert the PFN unless engaged or !memory_enabled; U; U."""
+def _fault_release(t, buf, dmabuf_lock):
     v = t.v
     d = t.cfg.bufs[buf].dev
     rel = {v.memory_lock_readers[d]: v.memory_lock_readers[d] - 1, v.mmap_lock_readers: v.mmap_lock_readers - 1}
     if dmabuf_lock:
         rel[v.dmabuf_lock_readers[d]] = v.dmabuf_lock_readers[d] - 1
+    return rel
+
+
+def fault_recheck(t, buf: int, dmabuf_lock: bool = False):
+    """Re-read priv->status under the fault's read locks; revoked meanwhile -> SIGBUS, U, U."""
+    v = t.v
     ok = v.status[buf] == OK
+    return Step("recheck_status", [
+        Branch(ok, events=(use(buf),), note="still OK: find the PFN"),
+        Branch(~ok, _fault_release(t, buf, dmabuf_lock), goto=DONE, events=(use(buf),),
+               note="revoked meanwhile: VM_FAULT_SIGBUS, up_read, put_registration"),
+    ], "Re-read priv->status under the read lock(s) (vfio_pci_dma_buf_find_pfn refuses a revoked buf).",
+        source=f"{DMABUF}:vfio_pci_dma_buf_find_pfn")
+
+
+def fault_insert(t, buf: int, dmabuf_lock: bool = False):
+    """vfio_pci_vmf_insert_pfn: SIGBUS if engaged or !memory_enabled, else insert; U; U; put_registration."""
+    v = t.v
+    d = t.cfg.bufs[buf].dev
+    rel = _fault_release(t, buf, dmabuf_lock)
     can = and_(v.memory_enabled(d), ~v.engaged[d])
     me = Event("mem_enabled_eval", (d,))
     return Step("vmf_insert_pfn", [
-        Branch(and_(ok, can), {**rel, v.pte[buf]: 1}, goto=DONE,
+        Branch(can, {**rel, v.pte[buf]: 1}, goto=DONE,
                events=(me, Event("dmabuf_pte_insert", (buf,)), use(buf)),
-               note="status OK, memory enabled, not engaged: insert the PFN"),
-        Branch(and_(ok, ~can), rel, goto=DONE, events=(me, use(buf)),
+               note="memory enabled, not engaged: insert the PFN"),
+        Branch(~can, rel, goto=DONE, events=(me, use(buf)),
                note="pm_runtime_engaged or memory disabled: VM_FAULT_SIGBUS"),
-        Branch(~ok, rel, goto=DONE, events=(use(buf),), note="revoked meanwhile: VM_FAULT_SIGBUS"),
-    ], "Re-check priv->status, insert the PFN (vfio_pci_vmf_insert_pfn), up_read, up_read, "
-       "vfio_device_put_registration.", source=f"{DMABUF}:vfio_pci_dma_buf_mmap_huge_fault")
+    ], "Insert the PFN unless engaged or !memory_enabled, up_read, up_read, vfio_device_put_registration.",
+        source="drivers/vfio/pci/vfio_pci_core.c:vfio_pci_vmf_insert_pfn")
 
 
 def dmabuf_fault(t, buf: int):
@@ -280,39 +297,60 @@ def dmabuf_fault(t, buf: int):
         step("down_read(memory_lock)", "Take memory_lock for read (waits while a writer holds it).",
              when=v.memory_lock[d] == NONE, do={mem_rd: mem_rd + 1},
              events=(takes("mmap_lock", "memory_lock"),), source=f"{DMABUF}:vfio_pci_dma_buf_mmap_huge_fault"),
+        fault_recheck(t, buf),
         fault_insert(t, buf),
     ]
 
 
-def revoke_ioctl_v4(t, buf: int):
-    """VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE, v4: dma_buf_get(fd); memory_lock(W); PERM_REVOKED; U; put."""
+def revoke_ioctl(t, buf: int, take: list, release: dict, release_ev: tuple, what: str):
+    """VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE with the given locks (``what`` names them).
+
+    dma_buf_get(fd); READ_ONCE(priv->vdev) must be this device (stable: the
+    ioctl holds the device fd, so cleanup cannot run); take the locks;
+    PERM_REVOKED already -> -EBADFD; TEMP_REVOKED -> PERM_REVOKED in one resv
+    section (already drained, no wait); OK -> the full revoke with the PTE zap;
+    release the locks; dma_buf_put.
+    """
     v = t.v
-    d = t.cfg.bufs[buf].dev
     fp, fev = fput(v, buf)
-    ml = v.memory_lock[d]
-    unlock = {ml: NONE}
-    uev = Event("unlock", (ml, t.me))
-    return [
+    src = f"{DMABUF}:vfio_pci_core_feature_dma_buf_revoke"
+    out = [
         Step("dma_buf_get", [
             Branch(v.has_fd[buf], {v.f_count[buf]: v.f_count[buf] + 1}, events=(use(buf),)),
             Branch(and_(~v.has_fd[buf], upstream_actors_creator_done(t, buf)), goto=DONE,
                    note="no fd: -EBADF"),
-        ], "Look the dma-buf up by fd and take a file reference.", source=f"{DMABUF}:vfio_pci_core_feature_dma_buf_revoke"),
-        step("down_write(memory_lock)", "Take memory_lock for write.", when=rwsem_write_free(v, d),
-             do={ml: t.me}, source=f"{DMABUF}:vfio_pci_core_feature_dma_buf_revoke"),
+        ], "Look the dma-buf up by fd and take a file reference.", source=src),
+        Step("check_vdev", [
+            Branch(v.priv_vdev[buf], events=(use(buf),)),
+            Branch(~v.priv_vdev[buf], fp, goto=DONE, events=(fev, use(buf)),
+                   note="priv->vdev is not this device: -ENODEV, dma_buf_put"),
+        ], "Check (without a lock) that priv->vdev is this device.", source=src),
+        *take,
         Step("check_status", [
-            Branch(and_(v.phase[buf] == "listed", v.priv_vdev[buf], v.status[buf] != PERM)),
-            Branch(v.status[buf] == PERM, {**unlock, **fp}, goto=DONE, events=(uev, fev, use(buf)),
+            Branch(v.status[buf] == OK, note="OK: revoke and drain"),
+            Branch(v.status[buf] == TEMP, goto="upgrade", note="TEMP_REVOKED: already drained"),
+            Branch(v.status[buf] == PERM, {**release, **fp}, goto=DONE, events=release_ev + (fev, use(buf)),
                    note="already PERM_REVOKED: -EBADFD"),
-            Branch(and_(v.status[buf] != PERM, or_(v.phase[buf] != "listed", ~v.priv_vdev[buf])),
-                   {**unlock, **fp}, goto=DONE, events=(uev, fev, use(buf)),
-                   note="not a live buf of this device: -ENODEV"),
-        ], "Refuse a buf that is already permanently revoked or no longer on vdev->dmabufs.",
-            source=f"{DMABUF}:vfio_pci_core_feature_dma_buf_revoke"),
-        *revoke_buf(t, buf, PERM, NEXT, put=False),
-        step("up_write(memory_lock)", "Release memory_lock and dma_buf_put.", do={**unlock, **fp},
-             events=(uev, fev, use(buf)), goto=DONE, source=f"{DMABUF}:vfio_pci_core_feature_dma_buf_revoke"),
+        ], f"Under {what} refuse a buf that is already permanently revoked.", source=src),
+        *revoke_buf(t, buf, PERM, "unlock", put=False),
+        step("upgrade", "Under resv turn TEMP_REVOKED into PERM_REVOKED; nothing to drain.",
+             when=resv_free(v, buf), do=set_status(v, buf, PERM), goto="unlock",
+             events=(use(buf), status_event(buf, PERM), takes("resv")),
+             source=f"{DMABUF}:vfio_pci_dma_buf_set_status"),
+        step("unlock", f"Release {what}; dma_buf_put.", do={**release, **fp},
+             events=release_ev + (fev, use(buf)), goto=DONE, source=src),
     ]
+    return out
+
+
+def revoke_ioctl_v4(t, buf: int):
+    """v2-v5: the REVOKE ioctl takes memory_lock for write (set_status asserts it)."""
+    v = t.v
+    d = t.cfg.bufs[buf].dev
+    ml = v.memory_lock[d]
+    take = [step("down_write(memory_lock)", "Take memory_lock for write.", when=rwsem_write_free(v, d),
+                 do={ml: t.me}, source=f"{DMABUF}:vfio_pci_core_feature_dma_buf_revoke")]
+    return revoke_ioctl(t, buf, take, {ml: NONE}, (Event("unlock", (ml, t.me)),), "memory_lock(W)")
 
 
 def upstream_actors_creator_done(t, b):
@@ -327,12 +365,16 @@ def release_puts_vfile(p):
     inner = p.procs["vfio_pci_dma_buf_release"][0]
 
     def make(t, buf):
-        s = inner(t, buf)[1]
-        for br in s.branches:
-            br.do[t.v.vfile[buf]] = 0
-        s.doc += " A BAR-mmap buf then drops priv->vfile, its device-file reference."
-        return s
+        return drop_vfile(t, buf, inner(t, buf)[1])
     p.replace_step("vfio_pci_dma_buf_release", "vfio_pci_dma_buf_release", make)
+
+
+def drop_vfile(t, buf, s):
+    """Add ``if (priv->vfile) fput(priv->vfile)`` to the release step ``s``."""
+    for br in s.branches:
+        br.do[t.v.vfile[buf]] = 0
+    s.doc += " A BAR-mmap buf then drops priv->vfile, its device-file reference."
+    return s
 
 
 def close_waits_for_vfile(p):

@@ -90,3 +90,31 @@ def bar_mmap_dmabuf_v4(p):
     apply_v4(p)
     for name, raw in CONFIGS.items():
         p.add_config(name, raw)
+
+
+def revoke_ioctl_read_locked(t, buf: int):
+    """RFC v2 08/10: vfio_pci_dma_buf_revoke ran the revoke under memory_lock held for *read*."""
+    from model.lang import Event, step
+    from model.locks import NONE
+    v = t.v
+    d = t.cfg.bufs[buf].dev
+    rd = v.memory_lock_readers[d]
+    take = [step("down_read(memory_lock)", "Take memory_lock for read (scoped_guard(rwsem_read)).",
+                 when=v.memory_lock[d] == NONE, do={rd: rd + 1}, events=(common.takes("memory_lock"),),
+                 source=f"{common.DMABUF}:vfio_pci_dma_buf_revoke")]
+    return common.revoke_ioctl(t, buf, take, {rd: rd - 1}, (), "memory_lock(R)")
+
+
+@variant("bar-mmap-dmabuf-v4-revoke-read-lock")
+def bar_mmap_dmabuf_v4_revoke_read_lock(p):
+    """v4 with the REVOKE locking of RFC v2 (2026-03-12, 20260312184613.3710705-9-mattev@meta.com): memory_lock(R) only.
+
+    Historical: RFC v2's vfio_pci_dma_buf_revoke took memory_lock for read,
+    the lock the fault also holds for read while it re-checks the status and
+    inserts the PFN; v2 (2026-05-27) took it for write, v7 moved the
+    exclusion to dmabuf_lock(W).  Everything else is v4.
+    """
+    apply_v4(p)
+    p.replace_procedure("vfio_pci_core_feature_dma_buf_revoke", revoke_ioctl_read_locked)
+    for name, raw in CONFIGS.items():
+        p.add_config(name, raw)

@@ -18,9 +18,11 @@ Matt Evans, 2026-10-06, on v7.3-rc4, message id
 
 Not modelled: the extra ``priv->dmabuf->file`` read v8 adds to the revoke
 walk (kernel-2026 §4.1 invariant 9), ``zap_bars_on_revoke`` as a flag (the
-upstream ``bar_fault`` actor is the .mmap-overriding driver's fault), the
-locks vfio_pci_dma_buf_release and cleanup take around list_del in v8 (kept
-as v4: memory_lock(W)).
+upstream ``bar_fault`` actor is the .mmap-overriding driver's fault).
+
+Also from v7 (read in opsound/linux, v7.3-rc4 + v7): vfio_pci_dma_buf_release
+unlinks under dmabuf_lock(W) instead of memory_lock(W), and cleanup holds
+dmabuf_lock(W) (inside memory_lock(W)) around its unlink walk.
 """
 from model.expr import ite
 from model.lang import Branch, DONE, Event, NEXT, Step, step
@@ -70,36 +72,54 @@ def down_read_dmabuf_lock(t, buf: int):
 
 
 def revoke_ioctl_v8(t, buf: int):
-    """VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE, v8: dma_buf_get; memory_lock(R); dmabuf_lock(W); PERM_REVOKED."""
+    """v7+: memory_lock(R) (keeps hot reset from queueing behind the drain), then dmabuf_lock(W)."""
     v = t.v
     d = t.cfg.bufs[buf].dev
-    fp, fev = fput(v, buf)
     mrd = v.memory_lock_readers[d]
     dl, drd = v.dmabuf_lock[d], v.dmabuf_lock_readers[d]
-    unlock = {dl: NONE, mrd: mrd - 1, **fp}
-    uev = (Event("unlock", (dl, t.me)), fev, use(buf))
     src = f"{DMABUF}:vfio_pci_core_feature_dma_buf_revoke"
-    return [
-        Step("dma_buf_get", [
-            Branch(v.has_fd[buf], {v.f_count[buf]: v.f_count[buf] + 1}, events=(use(buf),)),
-            Branch(common.and_(~v.has_fd[buf], common.upstream_actors_creator_done(t, buf)), goto=DONE,
-                   note="no fd: -EBADF"),
-        ], "Look the dma-buf up by fd and take a file reference.", source=src),
+    take = [
         step("down_read(memory_lock)", "Take memory_lock for read.", when=v.memory_lock[d] == NONE,
              do={mrd: mrd + 1}, events=(takes("memory_lock"),), source=src),
         step("down_write(dmabuf_lock)", "Take vdev->dmabuf_lock for write.",
              when=common.and_(dl == NONE, drd == 0), do={dl: t.me},
              events=(takes("memory_lock", "dmabuf_lock"),), source=src),
-        Step("check_status", [
-            Branch(common.and_(v.phase[buf] == "listed", v.priv_vdev[buf], v.status[buf] != PERM)),
-            Branch(v.status[buf] == PERM, unlock, goto=DONE, events=uev, note="already PERM_REVOKED: -EBADFD"),
-            Branch(common.and_(v.status[buf] != PERM, common.or_(v.phase[buf] != "listed", ~v.priv_vdev[buf])),
-                   unlock, goto=DONE, events=uev, note="not a live buf of this device: -ENODEV"),
-        ], "Refuse a buf that is already permanently revoked or no longer on vdev->dmabufs.", source=src),
-        *common.revoke_buf(t, buf, PERM, NEXT, put=False),
-        step("up_write(dmabuf_lock)", "Release dmabuf_lock and memory_lock(R), dma_buf_put.", do=unlock,
-             events=uev, goto=DONE, source=src),
     ]
+    return common.revoke_ioctl(t, buf, take, {dl: NONE, mrd: mrd - 1}, (Event("unlock", (dl, t.me)),),
+                               "memory_lock(R) and dmabuf_lock(W)")
+
+
+def release_under_dmabuf_lock(p):
+    """vfio_pci_dma_buf_release unlinks under dmabuf_lock(W) (no memory_lock), then puts the registration."""
+    inner = p.procs["vfio_pci_dma_buf_release"][0]
+
+    def make(t, buf):
+        s = inner(t, buf)[1]
+        v, d = t.v, t.cfg.bufs[buf].dev
+        br = s.branches[0]
+        br.when = common.and_(v.priv_vdev[buf], v.dmabuf_lock[d] == NONE, v.dmabuf_lock_readers[d] == 0)
+        br.events = tuple(e for e in br.events if e.kind != "locks") + (takes("dmabuf_lock"),)
+        br.note = "priv->vdev set: unlink under dmabuf_lock(W), put the registration"
+        s.doc = s.doc.replace("memory_lock(W)", "dmabuf_lock(W)")
+        return common.drop_vfile(t, buf, s)
+    p.replace_step("vfio_pci_dma_buf_release", "vfio_pci_dma_buf_release", make)
+
+
+def cleanup_walk_under_dmabuf_lock(p):
+    """vfio_pci_dma_buf_cleanup: after move(true), unlink every buf with dmabuf_lock(W) held too."""
+    def down(t, vdev):
+        v = t.v
+        return step("down_write(dmabuf_lock)", "Take vdev->dmabuf_lock for write around the unlink walk.",
+                    when=common.and_(v.dmabuf_lock[vdev] == NONE, v.dmabuf_lock_readers[vdev] == 0),
+                    do={v.dmabuf_lock[vdev]: t.me}, source=f"{DMABUF}:vfio_pci_dma_buf_cleanup")
+
+    def up(t, vdev):
+        v = t.v
+        return step("up_write(dmabuf_lock)", "Release vdev->dmabuf_lock.", do={v.dmabuf_lock[vdev]: NONE},
+                    events=(Event("unlock", (v.dmabuf_lock[vdev], t.me)),),
+                    source=f"{DMABUF}:vfio_pci_dma_buf_cleanup")
+    p.insert_after("vfio_pci_dma_buf_cleanup", "revoke", down)
+    p.insert_before("vfio_pci_dma_buf_cleanup", "up_write", up)
 
 
 def apply_v8_changes(p):
@@ -109,8 +129,11 @@ def apply_v8_changes(p):
     p.replace_step("vfio_pci_core_feature_dma_buf", "list_add_tail", export_v8)
     p.replace_procedure("bar_mmap", lambda t, buf: common.bar_mmap(t, buf, export_v8))
     p.insert_after("dmabuf_fault", "down_read(memory_lock)", down_read_dmabuf_lock)
+    p.replace_step("dmabuf_fault", "recheck_status", lambda t, buf: common.fault_recheck(t, buf, True))
     p.replace_step("dmabuf_fault", "vmf_insert_pfn", lambda t, buf: common.fault_insert(t, buf, True))
     p.replace_procedure("vfio_pci_core_feature_dma_buf_revoke", revoke_ioctl_v8)
+    release_under_dmabuf_lock(p)
+    cleanup_walk_under_dmabuf_lock(p)
 
 
 @variant("bar-mmap-dmabuf-v8")
