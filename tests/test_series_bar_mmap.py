@@ -118,3 +118,13 @@ def test_rfc2_revoke_under_memory_lock_read_leaves_a_pte_on_a_perm_revoked_buf()
         model, checks = build("bar-mmap-revoke", fixed, ["dmabuf-pte-needs-ok"])
         rr = replay(r.trace, Semantics(model, checks))
         assert (not rr.ok) or rr.violation is None
+
+
+def test_v4_mmap_export_under_memory_lock_deadlocks_against_a_user_copy_under_memory_lock_read():
+    r = check("bar-mmap-nvgrace", V4, ["deadlock-free"])
+    assert r.verdict == "violated" and len(r.trace) == 3
+    assert "bar_mmap:list_add_tail" in r.message and "copy_to_user" in r.message
+    lo = check("bar-mmap-nvgrace", V4, ["lock-order"])
+    assert lo.verdict == "violated" and "mmap_lock" in lo.message and "memory_lock" in lo.message
+    # v7+ exports under dmabuf_lock(W): no memory_lock inside mmap_lock(W)
+    assert check("bar-mmap-nvgrace-busy", V8, ["deadlock-free", "lock-order"]).verdict == "holds"

@@ -358,6 +358,28 @@ def upstream_actors_creator_done(t, b):
     return creator_done(t, b)
 
 
+def bar_rw_user_copy(t, vdev: int):
+    """A BAR read() of nvgrace-gpu device memory (the readiness patches, 682ecb14e838 in v7.2).
+
+    Not part of the series: the reader that kernel-2026 §4.1 invariant 6 names.
+    nvgrace_gpu_read_mem holds memory_lock(R) across the copy to the user
+    buffer; copy_to_user may fault, and the fault may take mmap_lock for read
+    (might_fault() tells lockdep it can): memory_lock(R) -> mmap_lock.
+    """
+    v = t.v
+    rd = v.memory_lock_readers[vdev]
+    src = "drivers/vfio/pci/nvgrace-gpu/main.c:nvgrace_gpu_read_mem"
+    return [
+        step("down_read(memory_lock)", "Take memory_lock for read and check the device is ready.",
+             when=v.memory_lock[vdev] == NONE, do={rd: rd + 1}, events=(takes("memory_lock"),), source=src),
+        step("copy_to_user",
+             "Copy to the user buffer; its page fault takes mmap_lock for read (waits while mmap() "
+             "holds it for write); then up_read(memory_lock).",
+             when=v.mmap_lock == NONE, do={rd: rd - 1}, goto=DONE,
+             events=(takes("memory_lock", "mmap_lock"),), source=src),
+    ]
+
+
 # --- release and close: priv->vfile -----------------------------------------------------
 
 def release_puts_vfile(p):
@@ -436,7 +458,7 @@ def _lock_discipline(m):
     v = m.v
     nd = len(m.config.devices)
     inv = [implies(t.pc == 0, ~catalog._owned_by(m, t.name)) for t in m.threads]
-    inv += [implies(_reader_kinds_done(m, ("bar_fault", "dmabuf_fault", "dmabuf_revoke")),
+    inv += [implies(_reader_kinds_done(m, ("bar_fault", "dmabuf_fault", "dmabuf_revoke", "bar_rw_user_copy")),
                     v.memory_lock_readers[d] == 0) for d in range(nd)]
     inv.append(implies(_reader_kinds_done(m, ("dmabuf_fault",)), v.mmap_lock_readers == 0))
     try:
@@ -592,15 +614,30 @@ VFILE = Property(
     """,
     invariant=lambda m: and_(*[implies(m.v.vfile[b], and_(m.v.open[_dev(m, b)], m.v.priv_vdev[b]))
                                for b in range(_nb(m)) if m.config.bufs[b].mmap]),
-    events={"fault_get_vdev": lambda m, b: each(b, _nb(m), lambda k: implies(
-        m.v.status[k] == OK, m.v.priv_vdev[k]))},
     witnesses=(Witness("mmap-buf-release-pending", state=lambda m: or_(FALSE, *[
         and_(m.v.vfile[b], m.v.f_count[b] == 0) for b in range(_nb(m)) if m.config.bufs[b].mmap]),
         applies=lambda m: any(b.mmap for b in m.config.bufs)),),
 )
 
 
-PROPERTIES = [DMABUF_PTE_NEEDS_OK, FAULT_RECHECKS, PERM_ABSORBING, INITIAL_STATUS, VFILE]
+OK_MEANS_VDEV = Property(
+    "ok-means-vdev",
+    """A fault that finds the buf OK under resv finds priv->vdev set.
+
+    kernel-2026 §4.1 invariant 3: cleanup revokes (TEMP_REVOKED) before it
+    clears priv->vdev, and un-revoke never reaches an unlinked buf, so
+    status == OK under resv implies priv->vdev != NULL and the fault's
+    vfio_device_try_get_registration has a device to pin.
+    """,
+    events={"fault_get_vdev": lambda m, b: each(b, _nb(m), lambda k: implies(
+        m.v.status[k] == OK, m.v.priv_vdev[k]))},
+    witnesses=(Witness("fault-finds-ok", event=("fault_get_vdev", lambda m, b: each(
+        b, _nb(m), lambda k: m.v.status[k] == OK)),
+        applies=lambda m: bool(m.config.actors_of_kind("dmabuf_fault"))),),
+)
+
+
+PROPERTIES = [DMABUF_PTE_NEEDS_OK, FAULT_RECHECKS, OK_MEANS_VDEV, PERM_ABSORBING, INITIAL_STATUS, VFILE]
 
 
 # --- the common part of the patch --------------------------------------------------------
@@ -611,6 +648,9 @@ ACTOR_KINDS = [
                   "later munmap()"),
     ActorKind("dmabuf_fault", "dmabuf_fault", "buf", lambda cfg, a: {"buf": a.target},
               doc="a CPU page fault on a dma-buf VMA (the series' vm_ops fault)"),
+    ActorKind("bar_rw_user_copy", "bar_rw_user_copy", "device", lambda cfg, a: {"vdev": a.target},
+              holds_fd=True, needs_open=True,
+              doc="nvgrace-gpu BAR read(): memory_lock(R) held across copy_to_user (may take mmap_lock)"),
     ActorKind("dmabuf_revoke", "vfio_pci_core_feature_dma_buf_revoke", "buf",
               lambda cfg, a: {"buf": a.target}, holds_fd=True, needs_open=True,
               wrap=upstream_actors.IOCTL, doc="VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE on the buf's fd"),
@@ -628,6 +668,8 @@ def apply(p, *, export, fault, revoke_ioctl, dmabuf_lock: bool):
     p.replace_step("vfio_pci_core_feature_dma_buf", "list_add_tail", export)
     p.add_procedure("bar_mmap", lambda t, buf: bar_mmap(t, buf, export), f"{CORE}:vfio_pci_core_mmap")
     p.add_procedure("dmabuf_fault", fault, f"{DMABUF}:vfio_pci_dma_buf_mmap_huge_fault")
+    p.add_procedure("bar_rw_user_copy", bar_rw_user_copy,
+                    "drivers/vfio/pci/nvgrace-gpu/main.c:nvgrace_gpu_read_mem")
     p.add_procedure("vfio_pci_core_feature_dma_buf_revoke", revoke_ioctl,
                     f"{DMABUF}:vfio_pci_core_feature_dma_buf_revoke")
     release_puts_vfile(p)

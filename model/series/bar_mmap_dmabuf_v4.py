@@ -21,9 +21,12 @@ Matt Evans, 2026-07-01, 10 patches on v7.1, message id
   ``vfio_pci_dma_buf_set_status`` asserts memory_lock held for write, so the
   ioctl is modelled under memory_lock(W) [? the ioctl body was not read].
 
-Actor kinds added: ``bar_mmap``, ``dmabuf_fault``, ``dmabuf_revoke``.
+Actor kinds added: ``bar_mmap``, ``dmabuf_fault``, ``dmabuf_revoke``, and
+``bar_rw_user_copy`` (nvgrace-gpu's BAR read(), not the series', for the lock
+graph of kernel-2026 §4.1 invariant 6).
 Configs added: ``bar-mmap``, ``bar-mmap-two``, ``bar-mmap-revoke``,
-``bar-mmap-lowpower``.
+``bar-mmap-lowpower``, ``bar-mmap-nvgrace``, ``bar-mmap-nvgrace-busy``,
+``bar-mmap-nvgrace-fault``.
 """
 from model.variants import variant
 
@@ -64,6 +67,31 @@ CONFIGS = {
         "actors": [{"kind": "bar_mmap", "buf": "buf0"}, {"kind": "dmabuf_fault", "buf": "buf0"},
                    {"kind": "dmabuf_revoke", "buf": "buf0"},
                    {"kind": "config_write", "dev": "dev0", "mem": [False, True]}],
+    },
+    "bar-mmap-nvgrace": {
+        "doc": "A BAR mmap() (export inside mmap_lock(W)) races an nvgrace-gpu BAR read() that holds "
+               "memory_lock(R) across copy_to_user.",
+        "devices": [{"name": "dev0"}],
+        "bufs": [{"name": "m0", "dev": "dev0", "exists": False, "mmap": True}],
+        "actors": [{"kind": "bar_mmap", "buf": "m0"}, {"kind": "bar_rw_user_copy", "dev": "dev0"}],
+    },
+    "bar-mmap-nvgrace-busy": {
+        "doc": "bar-mmap-nvgrace beside an exported buf, its importer and a "
+               "PCI_COMMAND writer.",
+        "devices": [{"name": "dev0"}],
+        "bufs": [{"name": "buf0", "dev": "dev0"},
+                 {"name": "m0", "dev": "dev0", "exists": False, "mmap": True}],
+        "importers": [{"name": "imp0", "buf": "buf0", "fences": False}],
+        "actors": [{"kind": "bar_mmap", "buf": "m0"}, {"kind": "bar_rw_user_copy", "dev": "dev0"},
+                   {"kind": "config_write", "dev": "dev0", "mem": [False, True]},
+                   {"kind": "importer", "importer": "imp0"}],
+    },
+    "bar-mmap-nvgrace-fault": {
+        "doc": "bar-mmap-nvgrace plus a CPU fault on the mapping (mmap_lock(R) -> memory_lock(R)).",
+        "devices": [{"name": "dev0"}],
+        "bufs": [{"name": "m0", "dev": "dev0", "exists": False, "mmap": True}],
+        "actors": [{"kind": "bar_mmap", "buf": "m0"}, {"kind": "dmabuf_fault", "buf": "m0"},
+                   {"kind": "bar_rw_user_copy", "dev": "dev0"}],
     },
     "bar-mmap-lowpower": {
         "doc": "LOW_POWER_ENTRY revokes an exported buf while the process mmaps a BAR (a new internal "
