@@ -128,3 +128,11 @@ def test_v4_mmap_export_under_memory_lock_deadlocks_against_a_user_copy_under_me
     assert lo.verdict == "violated" and "mmap_lock" in lo.message and "memory_lock" in lo.message
     # v7+ exports under dmabuf_lock(W): no memory_lock inside mmap_lock(W)
     assert check("bar-mmap-nvgrace-busy", V8, ["deadlock-free", "lock-order"]).verdict == "holds"
+
+
+def test_v8_keeps_mainlines_read_read_cycle_between_the_fault_and_a_user_copy():
+    # not the series': the fault nests memory_lock(R) in mmap_lock(R) as mainline's does, and
+    # nvgrace-gpu's read() nests mmap_lock in memory_lock(R) (copy_to_user); lockdep-style cycle
+    r = check("bar-mmap-nvgrace-fault", V8, ["lock-order"])
+    assert r.verdict == "violated"
+    assert "dmabuf_fault" in r.message and "copy_to_user" in r.message
