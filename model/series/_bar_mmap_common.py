@@ -179,7 +179,7 @@ def export_v4(t, buf: int):
                 do={**set_status(v, buf, new), v.phase[buf]: "listed"},
                 events=(Event("mem_enabled_eval", (d,)), Event("export_status", (buf, new)), use(buf),
                         takes("memory_lock", "resv")),
-                source=f"{DMABUF}:vfio_pci_core_feature_dma_buf")
+                source=f"{DMABUF}:vfio_pci_dmabuf_export")
 
 
 # --- the BAR mmap, its fault, munmap ---------------------------------------------------
@@ -225,7 +225,7 @@ def bar_mmap(t, buf: int, export=export_v4):
              "(the VMA owns its file), hold the device file in priv->vfile.",
              do={v.phase[buf]: "exported", v.f_count[buf]: 1, v.priv_vdev[buf]: 1, v.vfile[buf]: 1,
                  v.registration[d]: v.registration[d] + 1, v.kref[buf]: 1, v.comp[buf]: 0},
-             source=f"{CORE}:vfio_pci_core_mmap_prep_dmabuf"),
+             source=f"{DMABUF}:vfio_pci_core_mmap_prep_dmabuf"),
         export(t, buf),
         unlock, munmap]
 
@@ -293,10 +293,10 @@ def dmabuf_fault(t, buf: int):
             Branch(and_(resv_free(v, buf), v.status[buf] != OK), up_mm, goto=DONE,
                    events=(use(buf), takes("mmap_lock", "resv")), note="revoked: VM_FAULT_SIGBUS"),
         ], "Under resv test priv->status, read priv->vdev and take a registration reference; unlock resv.",
-            source=f"{DMABUF}:vfio_pci_dma_buf_mmap_huge_fault"),
+            source=f"{CORE}:vfio_pci_mmap_huge_fault"),
         step("down_read(memory_lock)", "Take memory_lock for read (waits while a writer holds it).",
              when=v.memory_lock[d] == NONE, do={mem_rd: mem_rd + 1},
-             events=(takes("mmap_lock", "memory_lock"),), source=f"{DMABUF}:vfio_pci_dma_buf_mmap_huge_fault"),
+             events=(takes("mmap_lock", "memory_lock"),), source=f"{CORE}:vfio_pci_mmap_huge_fault"),
         fault_recheck(t, buf),
         fault_insert(t, buf),
     ]
@@ -667,7 +667,7 @@ def apply(p, *, export, fault, revoke_ioctl, dmabuf_lock: bool):
                         f"{DMABUF}:vfio_pci_dma_buf_move")
     p.replace_step("vfio_pci_core_feature_dma_buf", "list_add_tail", export)
     p.add_procedure("bar_mmap", lambda t, buf: bar_mmap(t, buf, export), f"{CORE}:vfio_pci_core_mmap")
-    p.add_procedure("dmabuf_fault", fault, f"{DMABUF}:vfio_pci_dma_buf_mmap_huge_fault")
+    p.add_procedure("dmabuf_fault", fault, f"{CORE}:vfio_pci_mmap_huge_fault")
     p.add_procedure("bar_rw_user_copy", bar_rw_user_copy,
                     "drivers/vfio/pci/nvgrace-gpu/main.c:nvgrace_gpu_read_mem")
     p.add_procedure("vfio_pci_core_feature_dma_buf_revoke", revoke_ioctl,

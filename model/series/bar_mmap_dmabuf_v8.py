@@ -58,7 +58,7 @@ def export_v8(t, buf: int):
                 when=common.and_(dl == NONE, rd == 0, resv_free(v, buf)),
                 do={**common.set_status(v, buf, new), v.phase[buf]: "listed"},
                 events=(Event("export_status", (buf, new)), use(buf), takes("dmabuf_lock", "resv")),
-                source=f"{DMABUF}:vfio_pci_core_feature_dma_buf")
+                source=f"{DMABUF}:vfio_pci_dmabuf_export")
 
 
 def down_read_dmabuf_lock(t, buf: int):
@@ -68,7 +68,7 @@ def down_read_dmabuf_lock(t, buf: int):
     return step("down_read(dmabuf_lock)", "Take vdev->dmabuf_lock for read (waits while a writer holds it).",
                 when=v.dmabuf_lock[d] == NONE, do={rd: rd + 1},
                 events=(takes("mmap_lock", "memory_lock", "dmabuf_lock"),),
-                source=f"{DMABUF}:vfio_pci_dma_buf_mmap_huge_fault")
+                source="drivers/vfio/pci/vfio_pci_core.c:vfio_pci_mmap_huge_fault")
 
 
 def revoke_ioctl_v8(t, buf: int):
