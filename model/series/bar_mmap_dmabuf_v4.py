@@ -25,7 +25,7 @@ Actor kinds added: ``bar_mmap``, ``dmabuf_fault``, ``dmabuf_revoke``, and
 ``bar_rw_user_copy`` (nvgrace-gpu's BAR read(), not the series', for the lock
 graph of kernel-2026 §4.1 invariant 6).
 Configs added: ``bar-mmap``, ``bar-mmap-two``, ``bar-mmap-revoke``,
-``bar-mmap-lowpower``, ``bar-mmap-nvgrace``, ``bar-mmap-nvgrace-busy``,
+``bar-mmap-lowpower``, ``bar-mmap-hotreset``, ``bar-mmap-nvgrace``, ``bar-mmap-nvgrace-busy``,
 ``bar-mmap-nvgrace-fault``.
 """
 from model.variants import variant
@@ -67,6 +67,16 @@ CONFIGS = {
         "actors": [{"kind": "bar_mmap", "buf": "buf0"}, {"kind": "dmabuf_fault", "buf": "buf0"},
                    {"kind": "dmabuf_revoke", "buf": "buf0"},
                    {"kind": "config_write", "dev": "dev0", "mem": [False, True]}],
+    },
+    "bar-mmap-hotreset": {
+        "doc": "A dev_set of two open devices: hot reset through dev0 (dev1 may not be owned) against the "
+               "REVOKE ioctl on dev0's exported buf and a BAR mmap of dev1 with its fault.",
+        "devices": [{"name": "dev0"}, {"name": "dev1"}],
+        "bufs": [{"name": "buf0", "dev": "dev0"},
+                 {"name": "m1", "dev": "dev1", "exists": False, "mmap": True}],
+        "actors": [{"kind": "hot_reset", "via": "dev0"}, {"kind": "dmabuf_revoke", "buf": "buf0"},
+                   {"kind": "bar_mmap", "buf": "m1"}, {"kind": "dmabuf_fault", "buf": "m1"}],
+        "inject": {"ownership_fails": ["dev1"]},
     },
     "bar-mmap-nvgrace": {
         "doc": "A BAR mmap() (export inside mmap_lock(W)) races an nvgrace-gpu BAR read() that holds "
