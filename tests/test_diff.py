@@ -57,3 +57,18 @@ def test_diff_cli_exit_1_and_json():
     assert d["properties"]["revoked-means-unmapped"]["b"] == {
         "verdict": "violated", "property": "revoked-means-unmapped", "trace_length": 7}
     assert len(d["gone"]) == 5 and len(d["new"]) == 1
+
+
+def test_bar_mmap_dmabuf_v8_against_upstream_on_mmap():
+    """What Matt Evans' v8 does to mainline's paths: dmabuf_lock around every move, the dma-buf
+    address_space zapped by the revoke, and the un-revoke without invalidate or fence wait."""
+    d = diff("upstream", "bar-mmap-dmabuf-v8", "mmap", properties=["dmabuf-pte-needs-ok", "lock-order"])
+    assert (d.reach_a.states, d.reach_b.states) == (1307, 1664)
+    assert (len(d.new), len(d.gone)) == (18, 7)
+    new = {o[1].rsplit("/", 1)[-1] for o, _ in d.new}
+    assert {"vfio_pci_dma_buf_move:down_write(dmabuf_lock)", "vfio_pci_dma_buf_move:up_write(dmabuf_lock)",
+            "vfio_pci_dma_buf_move:unmap_mapping_range(buf0)"} <= new
+    gone = {o[1].rsplit("/", 1)[-1] for o, _ in d.gone}
+    assert "vfio_pci_dma_buf_move:dma_buf_invalidate_mappings(buf0)" in gone
+    verdicts = {p: (ra and ra.verdict, rb and rb.verdict) for p, ra, rb in d.verdicts}
+    assert verdicts == {"dmabuf-pte-needs-ok": (None, "holds"), "lock-order": ("holds", "holds")}
