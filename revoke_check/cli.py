@@ -413,6 +413,34 @@ def reduce(trace_file, out):
 
 
 
+@main.command("export")
+@click.option("--config", "-c", default="default", show_default=True, help="Named config.")
+@click.option("--variant", "-v", default="upstream", show_default=True, help="Variant name or FILE.py:NAME.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["promela", "c"]), default="promela",
+              show_default=True,
+              help="promela: the transition system for SPIN; c: the compiled engine's C source.")
+@click.option("--output", "-o", "out", type=click.Path(dir_okay=False), default=None,
+              help="Write to FILE (default: stdout).")
+def export_model(config, variant, fmt, out):
+    """Export the model's transition system (Promela for SPIN, or the compiled engine's C)."""
+    from .run import build
+    model, checks = build(config, variant, None)
+    if fmt == "promela":
+        from .promela import to_promela
+        text = to_promela(model)
+    else:
+        from .compiled import generate_c
+        text = generate_c(model, checks)
+    if out:
+        try:
+            with open(out, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as e:
+            _fail2(f"{out}: {e.strerror}")
+    else:
+        click.echo(text, nl=False)
+
+
 @main.command()
 @click.option("--config", "-c", default="default", show_default=True, help="Named config.")
 @click.option("--variant", "-v", default="upstream", show_default=True, help="Variant name or FILE.py:NAME.")
