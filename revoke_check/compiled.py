@@ -1,0 +1,707 @@
+"""The compiled explorer: the model as C, breadth-first in native code.
+
+:func:`generate_c` turns one model and its compiled checks into a C file:
+guards and simultaneous updates (with the same domain checks that raise a
+model error in :mod:`revoke_check.semantics`), invariants, step assertions,
+state and step witnesses, deadlock and at-end checks, per-transition coverage
+and lockdep's dependency graph (``properties.lock_order``, computed with the
+same pair order and cycle test).  :func:`load` compiles it once per sha256 of
+the source into a cache directory (``$REVOKE_CHECK_CACHE``, else
+``$XDG_CACHE_HOME/revoke-check``, else ``~/.cache/revoke-check``) and loads it
+with ctypes; :func:`explore` runs it.
+
+The search is the Python explorer's, step for step: the same BFS order (threads
+in model order, a thread's transitions at its pc in index order), the same
+checks at the same points, the same limits.  So both report the same distinct
+states, transitions, verdict and violated property, and the same first
+counterexample (a shortest one: BFS, ids in discovery order, a parent index per
+state).  C only finds *where* a search stops; the trace, the message and the
+lock-order description are rebuilt in Python by replaying the transition
+indices through :func:`revoke_check.replay.trace_from_path` and
+:func:`revoke_check.replay.violation_at`, so every rendering works and the
+Python semantics confirms the violation (a disagreement is an internal error,
+never a verdict).
+
+Storage: a state is stored bit-packed (each variable takes
+``bit_length(hi - lo)`` bits, offset by ``lo``), in one arena indexed by state
+id; plus a 4-byte parent id, a 1- or 2-byte transition index, and a 4-byte slot
+of an open-addressing (linear probing, load <= 0.7) table of ids.  No pruning
+of any kind: every reachable state is stored exactly (no hash compaction).
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from model.expr import Const, Op, Var
+from model.lang import ModelError
+
+from .replay import trace_from_path, violation_at
+from .result import ERROR, HOLDS, INCOMPLETE, VACUOUS, VIOLATED, Result
+from .semantics import Semantics
+
+__all__ = ["generate_c", "load", "explore", "find_compiler", "CompileError", "cache_dir",
+           "Layout"]
+
+RUNTIME_VERSION = 1
+
+
+class CompileError(RuntimeError):
+    """No C compiler, or it failed on the generated source."""
+
+
+# --- code generation -----------------------------------------------------------
+
+class _Names:
+    def __init__(self):
+        self.k = 0
+
+    def fresh(self) -> str:
+        self.k += 1
+        return f"_q{self.k}"
+
+
+def _is_bool(e) -> bool:
+    """0/1-valued for sure: then C's && || agree with Python's and/or on it."""
+    if isinstance(e, Const):
+        return e.value in (0, 1)
+    if isinstance(e, Var):
+        return e.domain.lo >= 0 and e.domain.hi <= 1
+    if e.op in ("==", "!=", "<", "<=", "not"):
+        return True
+    if e.op in ("and", "or"):
+        return all(_is_bool(a) for a in e.args)
+    if e.op == "ite":
+        return _is_bool(e.args[1]) and _is_bool(e.args[2])
+    return False
+
+
+def cexpr(e, names: _Names | None = None) -> str:
+    """C source of ``e`` over ``const int *s``, with Python's value semantics.
+
+    ``and``/``or`` of 0/1 operands are ``&&``/``||``; otherwise (an int operand)
+    they return the deciding operand's value as Python's do, via GCC statement
+    expressions with one temporary per operand (no operand is evaluated twice).
+    """
+    names = names or _Names()
+    if isinstance(e, Const):
+        return str(int(e.value)) if e.value >= 0 else f"({int(e.value)})"
+    if isinstance(e, Var):
+        return f"s[{e.slot}]"
+    a = [cexpr(x, names) for x in e.args]
+    o = e.op
+    if o == "not":
+        return f"(!{a[0]})"
+    if o in ("and", "or"):
+        if all(_is_bool(x) for x in e.args):
+            return "(" + (" && " if o == "and" else " || ").join(a) + ")"
+        out = a[-1]
+        for x in reversed(a[:-1]):
+            q = names.fresh()
+            out = (f"({{ int {q} = {x}; {q} ? ({out}) : {q}; }})" if o == "and"
+                   else f"({{ int {q} = {x}; {q} ? {q} : ({out}); }})")
+        return out
+    if o == "ite":
+        return f"({a[0]} ? {a[1]} : {a[2]})"
+    if o in ("+", "-", "==", "!=", "<", "<="):
+        return f"({a[0]} {o} {a[1]})"
+    raise ValueError(f"operator {o!r} has no C translation")
+
+
+class Layout:
+    """Bit packing of a state: per variable (word, shift, bits, lo); ``nbytes`` stored."""
+
+    def __init__(self, vars_):
+        self.fields = []
+        word, used = 0, 0
+        for v in vars_:
+            span = v.domain.hi - v.domain.lo
+            if span < 0:
+                raise ModelError(f"{v.name}: empty domain {v.domain.lo}..{v.domain.hi}")
+            b = span.bit_length()
+            if b > 32:
+                raise ModelError(f"{v.name}: domain {v.domain.lo}..{v.domain.hi} too wide")
+            if used + b > 64:
+                word, used = word + 1, 0
+            self.fields.append((word, used, b, v.domain.lo))
+            used += b
+        self.nwords = word + 1
+        self.nbits = word * 64 + used
+        self.nbytes = max(1, (self.nbits + 7) // 8)
+
+
+def _lock_order_c(model, checks):
+    """C for lockdep's graph, or (None, None) when not asked; same pairs as LockOrder.observe."""
+    if not checks.lock_order:
+        return None, None
+    from properties.lock_order import LockOrder
+    lo = LockOrder.of(model)
+    classes = {c for _, c in lo.owner_slots}
+    for acq in lo.acquires.values():
+        for c, mode in acq:
+            if c == "chain":
+                classes.update(mode)
+            else:
+                classes.add(c)
+    classes = sorted(classes)     # Python iterates sorted(held): ids in name order
+    if len(classes) > 64:
+        raise CompileError("more than 64 lock classes")
+    cid = {c: i for i, c in enumerate(classes)}
+    fns, cases = [], []
+    for ti, acq in sorted(lo.acquires.items()):
+        tr = model.transitions[ti]
+        if tr.thread not in lo.me:
+            raise CompileError(f"lock-order: {tr.thread} takes a lock but owns none")
+        me = lo.me[tr.thread]
+        body = [f"static int lo_t{ti}(const int *s) {{", "  uint64_t held = 0;"]
+        for slot, c in lo.owner_slots:
+            body.append(f"  if (s[{slot}] == {me}) held |= 1ull << {cid[c]};")
+        for c, mode in acq:
+            if c == "chain":
+                chain = list(mode)
+                for k, x in enumerate(chain):
+                    body.append(f"  if (lo_held(held, {cid[x]}, {ti})) return 1;")
+                    for p in chain[:k]:
+                        body.append(f"  if (lo_pair({cid[p]}, {cid[x]}, {ti})) return 1;")
+            elif mode != "try":   # lockdep adds no dependency towards a trylocked lock
+                body.append(f"  if (lo_held(held, {cid[c]}, {ti})) return 1;")
+        body += ["  return 0;", "}"]
+        fns.append("\n".join(body))
+        cases.append(f"  case {ti}: return lo_t{ti}(s);")
+    src = "\n\n".join(fns) + "\n\nstatic int lock_step(int ti, const int *s) {\n  switch (ti) {\n" + \
+        "\n".join(cases) + "\n  default: return 0;\n  }\n}\n"
+    return src, classes
+
+
+def generate_c(model, checks) -> str:
+    """The C source of the compiled explorer for ``model`` and ``checks``."""
+    vars_ = model.vars
+    nv, nt = len(vars_), len(model.transitions)
+    lay = Layout(vars_)
+    wit_ids = {w: k for k, (w, _) in enumerate(checks.witnesses)}
+    out = [f"/* revoke-check compiled explorer (runtime {RUNTIME_VERSION}): {model.variant} on "
+           f"{model.config.name}; generated, do not edit */",
+           "#include <stdint.h>", "#include <stdlib.h>", "#include <string.h>",
+           "#include <stdio.h>", "#include <time.h>",
+           f"#define NV {nv}", f"#define NT {nt}", f"#define NW {lay.nwords}",
+           f"#define SB {lay.nbytes}", f"#define NWIT {max(1, len(checks.witnesses))}",
+           f"typedef {'uint8_t' if nt <= 256 else 'uint16_t' if nt <= 65536 else 'uint32_t'} via_t;",
+           "static const int INIT[NV] = {" + ", ".join(str(int(x)) for x in model.init) + "};",
+           "static const char *MODEL_NAME = \"" + f"{model.variant} on {model.config.name}"
+           .replace("\\", "\\\\").replace('"', '\\"') + "\";"]
+    # packing
+    pk = ["static inline void pack(const int *s, uint64_t *w) {",
+          "  " + " ".join(f"w[{k}] = 0;" for k in range(lay.nwords))]
+    up = ["static inline void unpack(const uint64_t *w, int *s) {"]
+    for v, (word, sh, b, lo) in zip(vars_, lay.fields):
+        if b:
+            pk.append(f"  w[{word}] |= (uint64_t)(uint32_t)(s[{v.slot}] - ({lo})) << {sh};")
+            up.append(f"  s[{v.slot}] = (int)((w[{word}] >> {sh}) & {(1 << b) - 1}ull) + ({lo});")
+        else:
+            up.append(f"  s[{v.slot}] = {lo};")
+    out += pk + ["}"] + up + ["}"]
+    # transitions
+    for tr in model.transitions:
+        nm = _Names()
+        body = [f"/* {tr.thread}: {tr.label}{' [' + tr.choice + ']' if tr.choice else ''} */",
+                f"static int t{tr.index}(const int *s, int *n) {{"]
+        g = cexpr(tr.guard, nm)
+        if g != "1":
+            body.append(f"  if (!({g})) return 0;")
+        ups = sorted(tr.updates.items())
+        for slot, e in ups:
+            d = vars_[slot].domain
+            if e.sort == "bool" and d.kind != "bool":
+                raise ModelError(f"{tr.label}: boolean assigned to {vars_[slot].name}")
+            body.append(f"  int v{slot} = {cexpr(e, nm)};")
+            body.append(f"  if (v{slot} < {d.lo} || v{slot} > {d.hi}) return -1;")
+        body.append("  memcpy(n, s, sizeof(int) * NV);")
+        body += [f"  n[{slot}] = v{slot};" for slot, _ in ups]
+        body += ["  return 1;", "}"]
+        out.append("\n".join(body))
+    # successors, in the Python explorer's order
+    sc = ["static int successors(const int *s, int *buf, int *tis, int *err_ti) {",
+          "  int k = 0, r;"]
+    for th in model.threads:
+        table: dict = {}
+        for tr in model.transitions:
+            if tr.thread == th.name:
+                table.setdefault(tr.pc_value, []).append(tr.index)
+        sc.append(f"  switch (s[{th.pc.slot}]) {{ /* {th.name} */")
+        for pcv, tis in table.items():
+            sc.append(f"  case {pcv}:")
+            for ti in tis:
+                sc.append(f"    r = t{ti}(s, buf + k * NV); if (r < 0) {{ *err_ti = {ti}; return -1; }}"
+                          f" if (r) tis[k++] = {ti};")
+            sc.append("    break;")
+        sc.append("  default: break;\n  }")
+    sc += ["  return k;", "}"]
+    out.append("\n".join(sc))
+
+    def conj(exprs):
+        nm = _Names()
+        return " && ".join(f"({cexpr(e, nm)})" for e in exprs) or "1"
+    out.append(f"static inline int inv_ok(const int *s) {{ return {conj([e for _, e in checks.invariants])}; }}")
+    fin = " && ".join("(" + " || ".join(f"s[{th.pc.slot}] == {f}" for f in sorted(th.finals)) + ")"
+                      if th.finals else "0" for th in model.threads) or "1"
+    out.append(f"static inline int all_final(const int *s) {{ return {fin}; }}")
+    dead = "1" if checks.deadlock else "0"
+    out.append("/* no step enabled: a deadlock (if checked) or an at-end violation */\n"
+               f"static inline int terminal_bad(const int *s) {{\n  if (!all_final(s)) return {dead};\n"
+               f"  return !({conj([e for _, e in checks.at_end])});\n}}")
+    sa = ["static int step_ok(int ti, const int *s) {", "  switch (ti) {"]
+    for ti, xs in sorted(checks.step_asserts.items()):
+        sa.append(f"  case {ti}: return {conj([e for _, e in xs])};")
+    sa += ["  default: return 1;", "  }", "}"]
+    out.append("\n".join(sa))
+    ws = ["static void witness_state(const int *s, uint8_t *r) {"]
+    for w, e in checks.state_witness:
+        ws.append(f"  if (!r[{wit_ids[w]}] && ({cexpr(e)})) r[{wit_ids[w]}] = 1;")
+    ws.append("}")
+    out.append("\n".join(ws))
+    wt = ["static void witness_step(int ti, const int *s, uint8_t *r) {", "  switch (ti) {"]
+    for ti, xs in sorted(checks.step_witness.items()):
+        wt.append(f"  case {ti}:")
+        for w, e in xs:
+            wt.append(f"    if (!r[{wit_ids[w]}] && ({cexpr(e)})) r[{wit_ids[w]}] = 1;")
+        wt.append("    break;")
+    wt += ["  default: break;", "  }", "}"]
+    out.append("\n".join(wt))
+    lo_src, classes = _lock_order_c(model, checks)
+    out.append(f"#define NCLS {len(classes) if classes else 1}")
+    out.append(_LOCK_RUNTIME)
+    out.append(lo_src if lo_src else "static int lock_step(int ti, const int *s) { (void)ti; (void)s; return 0; }")
+    out.append(_RUNTIME)
+    return "\n\n".join(out) + "\n"
+
+
+_LOCK_RUNTIME = r"""
+static uint64_t lo_adj[NCLS];
+static int32_t *lo_log; static int lo_log_cap, lo_log_n;
+
+/* is dst reachable from src in the dependency graph? */
+static int lo_reach(int src, int dst) {
+  uint64_t seen = 1ull << src, frontier = seen;
+  while (frontier) {
+    uint64_t next = 0;
+    for (int c = 0; c < NCLS; c++) if (frontier >> c & 1) next |= lo_adj[c];
+    next &= ~seen;
+    if (next >> dst & 1) return 1;
+    seen |= next; frontier = next;
+  }
+  return 0;
+}
+
+/* add held -> acq unless present; 1 if it closes a cycle (as cycle_through) */
+static int lo_pair(int h, int c, int ti) {
+  if (lo_adj[h] >> c & 1) return 0;
+  int cyc = (h == c) || lo_reach(c, h);
+  lo_adj[h] |= 1ull << c;
+  if (lo_log_n < lo_log_cap) {
+    lo_log[3 * lo_log_n] = h; lo_log[3 * lo_log_n + 1] = c; lo_log[3 * lo_log_n + 2] = ti;
+  }
+  lo_log_n++;
+  return cyc;
+}
+
+static int lo_held(uint64_t held, int c, int ti) {
+  for (int h = 0; h < NCLS; h++)
+    if (held >> h & 1 && lo_pair(h, c, ti)) return 1;
+  return 0;
+}
+"""
+
+_RUNTIME = r"""
+typedef struct {
+  int64_t max_states;      /* < 0: none */
+  double max_seconds;      /* <= 0: none */
+  double progress_secs;    /* <= 0: no progress lines */
+  int32_t check_lock_order;
+  int32_t status;          /* 0 complete, 1 violation, 2 model error, 3 state limit, 4 time limit, 5 out of memory */
+  int32_t vkind;           /* 1 invariant at vstate, 2 terminal at vstate, 3 step assertion, 4 lock order */
+  int32_t vtrans;
+  int64_t vstate;
+  int64_t distinct, edges;
+  int64_t maxdepth;
+  int64_t bytes;           /* arena + parent + via + table, allocated */
+  int64_t lo_edges;
+  double seconds;
+} rc_run;
+
+static uint8_t *arena; static uint32_t *parent; static via_t *via;
+static uint32_t *table; static uint64_t tmask, n_states, cap;
+
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
+
+static inline uint64_t hash_words(const uint64_t *w) {
+  uint64_t h = 0x9E3779B97F4A7C15ull;
+  for (int k = 0; k < NW; k++) { h ^= w[k]; h *= 0xbf58476d1ce4e5b9ull; h ^= h >> 31; }
+  h *= 0x94d049bb133111ebull; h ^= h >> 29;
+  return h;
+}
+
+static void free_all(void) {
+  free(arena); free(parent); free(via); free(table);
+  arena = NULL; parent = NULL; via = NULL; table = NULL; n_states = cap = 0; tmask = 0;
+}
+
+static int64_t mem_bytes(void) {
+  return (int64_t)(cap * (SB + sizeof(uint32_t) + sizeof(via_t)) + (tmask + 1) * sizeof(uint32_t));
+}
+
+static int grow_table(void) {
+  uint64_t ncap = (tmask + 1) * 2;
+  uint32_t *nt = calloc(ncap, sizeof(uint32_t));
+  if (!nt) return -1;
+  uint64_t w[NW];
+  for (uint64_t id = 0; id < n_states; id++) {
+    memset(w, 0, sizeof w); memcpy(w, arena + id * SB, SB);
+    uint64_t h = hash_words(w) & (ncap - 1);
+    while (nt[h]) h = (h + 1) & (ncap - 1);
+    nt[h] = (uint32_t)(id + 1);
+  }
+  free(table); table = nt; tmask = ncap - 1;
+  return 0;
+}
+
+static int grow_arrays(void) {
+  uint64_t ncap = cap ? cap * 2 : 1024;
+  uint8_t *a = realloc(arena, ncap * SB); if (!a) return -1; arena = a;
+  uint32_t *p = realloc(parent, ncap * sizeof(uint32_t)); if (!p) return -1; parent = p;
+  via_t *v = realloc(via, ncap * sizeof(via_t)); if (!v) return -1; via = v;
+  cap = ncap;
+  return 0;
+}
+
+/* find or insert the packed state w: returns its id, *fresh = 1 if new; -1 out of memory */
+static int64_t intern(const uint64_t *w, int *fresh) {
+  uint64_t h = hash_words(w) & tmask;
+  while (table[h]) {
+    uint32_t id = table[h] - 1;
+    if (memcmp(arena + (uint64_t)id * SB, w, SB) == 0) { *fresh = 0; return id; }
+    h = (h + 1) & tmask;
+  }
+  if (n_states >= 0xFFFFFFF0ull) return -1;
+  if (n_states == cap && grow_arrays() < 0) return -1;
+  uint64_t id = n_states++;
+  memcpy(arena + id * SB, w, SB);
+  table[h] = (uint32_t)(id + 1);
+  *fresh = 1;
+  if ((n_states * 10 > (tmask + 1) * 7) && grow_table() < 0) return -1;
+  return (int64_t)id;
+}
+
+int64_t rc_path(int64_t i, int32_t *out, int64_t cap_out) {
+  int64_t k = 0;
+  while (i > 0 && k < cap_out) { out[k++] = via[i]; i = parent[i]; }
+  return k;  /* reversed: last transition first */
+}
+
+int64_t rc_state(int64_t i, int32_t *out) {
+  uint64_t w[NW]; int s[NV];
+  memset(w, 0, sizeof w); memcpy(w, arena + i * SB, SB); unpack(w, s);
+  for (int k = 0; k < NV; k++) out[k] = s[k];
+  return NV;
+}
+
+void rc_free(void) { free_all(); }
+
+int rc_layout(void) { return SB; }
+
+int rc_explore(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolog, int32_t lolog_cap) {
+  double t0 = now(), last = t0;
+  free_all();
+  memset(lo_adj, 0, sizeof lo_adj); lo_log = lolog; lo_log_cap = lolog_cap; lo_log_n = 0;
+  r->status = 0; r->vkind = 0; r->vtrans = -1; r->vstate = -1;
+  int64_t edges = 0, maxdepth = 0, depth_i = 0;
+  uint64_t level_end = 1;
+  int *buf = malloc(sizeof(int) * NV * (NT ? NT : 1)), tis[NT ? NT : 1], s[NV];
+  uint64_t w[NW];
+  table = calloc(1024, sizeof(uint32_t)); tmask = 1023;
+  if (!buf || !table || grow_arrays() < 0) { r->status = 5; goto done; }
+  int fresh;
+  pack(INIT, w);
+  if (intern(w, &fresh) < 0) { r->status = 5; goto done; }
+  parent[0] = 0; via[0] = 0;
+  witness_state(INIT, reached);
+  if (!inv_ok(INIT)) { r->status = 1; r->vkind = 1; r->vstate = 0; goto done; }
+  uint64_t i = 0;
+  while (i < n_states) {
+    if (i == level_end) { depth_i++; level_end = n_states; }
+    memset(w, 0, sizeof w); memcpy(w, arena + i * SB, SB); unpack(w, s);
+    int err_ti = -1;
+    int k = successors(s, buf, tis, &err_ti);
+    if (k < 0) { r->status = 2; r->vstate = (int64_t)i; r->vtrans = err_ti; goto done; }
+    if (k == 0 && terminal_bad(s)) { r->status = 1; r->vkind = 2; r->vstate = (int64_t)i; goto done; }
+    for (int j = 0; j < k; j++) {
+      int ti = tis[j];
+      edges++; coverage[ti]++;
+      if (!step_ok(ti, s)) { r->status = 1; r->vkind = 3; r->vstate = (int64_t)i; r->vtrans = ti; goto done; }
+      witness_step(ti, s, reached);
+      if (r->check_lock_order && lock_step(ti, s)) {
+        r->status = 1; r->vkind = 4; r->vstate = (int64_t)i; r->vtrans = ti; goto done;
+      }
+      const int *ns = buf + j * NV;
+      pack(ns, w);
+      int64_t id = intern(w, &fresh);
+      if (id < 0) { r->status = 5; goto done; }
+      if (!fresh) continue;
+      parent[id] = (uint32_t)i; via[id] = (via_t)ti;
+      if (depth_i + 1 > maxdepth) maxdepth = depth_i + 1;
+      witness_state(ns, reached);
+      if (!inv_ok(ns)) { r->status = 1; r->vkind = 1; r->vstate = id; goto done; }
+    }
+    i++;
+    if (i % 2048 == 0) {
+      double t = now();
+      if (r->progress_secs > 0 && t - last >= r->progress_secs) {
+        last = t;
+        fprintf(stderr, "revoke-check: compiled %s: %lld transitions, %llu distinct, %llu queued, "
+                "depth %lld, %.0f states/s, %.1f MB, %.0fs\n", MODEL_NAME, (long long)edges,
+                (unsigned long long)n_states, (unsigned long long)(n_states - i), (long long)depth_i,
+                n_states / (t - t0), mem_bytes() / 1048576.0, t - t0);
+        fflush(stderr);
+      }
+      if (r->max_seconds > 0 && t - t0 > r->max_seconds) { r->status = 4; goto done; }
+    }
+    if (r->max_states >= 0 && (int64_t)n_states > r->max_states) { r->status = 3; goto done; }
+  }
+done:
+  free(buf);
+  r->distinct = (int64_t)n_states; r->edges = edges; r->maxdepth = maxdepth;
+  r->bytes = mem_bytes(); r->lo_edges = lo_log_n;
+  r->seconds = now() - t0;
+  return r->status;
+}
+"""
+
+
+# --- build cache and loading -----------------------------------------------------
+
+class _Run(ctypes.Structure):
+    _fields_ = [("max_states", ctypes.c_int64), ("max_seconds", ctypes.c_double),
+                ("progress_secs", ctypes.c_double), ("check_lock_order", ctypes.c_int32),
+                ("status", ctypes.c_int32), ("vkind", ctypes.c_int32), ("vtrans", ctypes.c_int32),
+                ("vstate", ctypes.c_int64), ("distinct", ctypes.c_int64), ("edges", ctypes.c_int64),
+                ("maxdepth", ctypes.c_int64), ("bytes", ctypes.c_int64), ("lo_edges", ctypes.c_int64),
+                ("seconds", ctypes.c_double)]
+
+
+def cache_dir() -> Path:
+    if os.environ.get("REVOKE_CHECK_CACHE"):
+        return Path(os.environ["REVOKE_CHECK_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "revoke-check"
+
+
+def find_compiler() -> str | None:
+    """$CC if set (and found), else cc, gcc or clang on PATH."""
+    cands = [os.environ["CC"]] if os.environ.get("CC") else ["cc", "gcc", "clang"]
+    for c in cands:
+        p = shutil.which(c)
+        if p:
+            return p
+    return None
+
+
+_LOADED: dict = {}
+_LOCK = threading.Lock()     # the library keeps one search's arrays in globals
+
+
+def load(src: str, *, cc: str | None = None):
+    """Compile ``src`` once per sha256 (cached on disk) and load it."""
+    digest = hashlib.sha256(src.encode()).hexdigest()
+    if digest in _LOADED:
+        return _LOADED[digest]
+    cc = cc or find_compiler()
+    if cc is None:
+        raise CompileError("no C compiler found (set CC, or install cc/gcc/clang)")
+    d = cache_dir()
+    so = d / f"{digest}.so"
+    if not so.exists():
+        d.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=d) as tmp:
+            c = Path(tmp) / f"{digest}.c"
+            c.write_text(src)
+            out = Path(tmp) / "lib.so"
+            p = subprocess.run([cc, "-O2", "-std=gnu11", "-shared", "-fPIC", "-w", "-o", str(out), str(c)],
+                               capture_output=True, text=True)
+            if p.returncode != 0:
+                raise CompileError(f"{cc} failed on the generated C: {(p.stderr or p.stdout).strip()[-500:]}")
+            os.replace(out, so)   # atomic: a concurrent build of the same digest is harmless
+    lib = ctypes.CDLL(str(so))
+    lib.rc_explore.argtypes = [ctypes.POINTER(_Run), ctypes.POINTER(ctypes.c_uint64),
+                               ctypes.POINTER(ctypes.c_uint8), ctypes.POINTER(ctypes.c_int32),
+                               ctypes.c_int32]
+    lib.rc_explore.restype = ctypes.c_int32
+    lib.rc_path.argtypes = [ctypes.c_int64, ctypes.POINTER(ctypes.c_int32), ctypes.c_int64]
+    lib.rc_path.restype = ctypes.c_int64
+    lib.rc_state.argtypes = [ctypes.c_int64, ctypes.POINTER(ctypes.c_int32)]
+    lib.rc_free.restype = None
+    lib.rc_layout.restype = ctypes.c_int
+    lib.digest = digest
+    _LOADED[digest] = lib
+    return lib
+
+
+# --- the engine ------------------------------------------------------------------
+
+def explore(model, checks, *, max_states: int | None = None, max_seconds: float | None = None,
+            progress_secs: float = 0.0, stats: dict | None = None) -> Result:
+    """Exhaustive BFS in C; the same Result as :func:`revoke_check.explicit.explore`.
+
+    Raises :class:`CompileError` when there is no compiler (the caller falls
+    back to the Python engine and says so).  ``stats`` receives the memory
+    figures (``bytes``: allocated arena, parents, transition indices and table;
+    ``state_bytes``: packed bytes per state).
+    """
+    t0 = time.monotonic()
+    sem = Semantics(model, checks)      # the reference semantics rebuilds traces and messages
+    src = generate_c(model, checks)
+    lib = load(src)
+    names = [p.name for p in checks.properties]
+    res = Result(HOLDS, model.config.name, model.variant, "compiled", names, proof="explicit")
+    nt = len(model.transitions)
+    cov = (ctypes.c_uint64 * max(1, nt))()
+    wits = [w for w, _ in checks.witnesses]
+    reached_c = (ctypes.c_uint8 * max(1, len(wits)))()
+    lo_cap = 4096
+    lolog = (ctypes.c_int32 * (3 * lo_cap))()
+    run = _Run(max_states=-1 if max_states is None else int(max_states),
+               max_seconds=float(max_seconds or 0.0), progress_secs=float(progress_secs or 0.0),
+               check_lock_order=1 if checks.lock_order else 0)
+    with _LOCK:
+        lib.rc_explore(ctypes.byref(run), cov, reached_c, lolog, lo_cap)
+        try:
+            path = None
+            if run.status in (1, 2):
+                path = _path(lib, run.vstate)
+            if stats is not None:
+                stats.update(bytes=run.bytes, state_bytes=lib.rc_layout(), c_seconds=run.seconds,
+                             digest=lib.digest)
+        finally:
+            lib.rc_free()
+    res.distinct_states, res.transitions, res.depth = run.distinct, run.edges, run.maxdepth
+    res.coverage = list(cov)[:nt]
+    res.witnesses = {w: bool(reached_c[k]) for k, w in enumerate(wits)}
+
+    def done():
+        res.seconds = time.monotonic() - t0
+        return res
+
+    if run.status == 5:
+        res.verdict, res.message = INCOMPLETE, "out of memory (compiled engine)"
+        res.incomplete_reason = res.message
+        return done()
+    if run.status == 3:
+        res.verdict = INCOMPLETE
+        res.message = res.incomplete_reason = f"state limit of {max_states} reached"
+        return done()
+    if run.status == 4:
+        res.verdict = INCOMPLETE
+        res.message = res.incomplete_reason = f"time limit of {max_seconds:g}s reached"
+        return done()
+    if run.status == 2:   # the Python semantics names the step and the value
+        s = _replay(sem, path)
+        try:
+            sem.successors(s)
+        except ModelError as e:
+            res.verdict, res.message = ERROR, str(e)
+            res.trace = trace_from_path(sem, path, prop=None, kind="model-error", message=str(e),
+                                        engine="compiled")
+            return done()
+        raise RuntimeError("internal: the compiled engine reports a model error the Python "
+                           "semantics does not raise")
+    if run.status == 1:
+        s = _replay(sem, path)
+        fire = run.vtrans if run.vkind in (3, 4) else None
+        if run.vkind == 4:
+            v = _lock_cycle(model, checks, lolog, run)
+        elif run.vkind == 3:
+            v = violation_at(sem, s, fire=fire)
+        else:
+            v = violation_at(sem, s)
+        if v is None:
+            raise RuntimeError(f"internal: the compiled engine reports a violation (kind {run.vkind}) "
+                               "the Python semantics does not confirm")
+        full = path + ([fire] if fire is not None else [])
+        p, kind, message = v
+        res.verdict, res.property, res.message = VIOLATED, p, message
+        res.trace = trace_from_path(sem, full, prop=p, kind=kind, message=message, engine="compiled")
+        res.depth = len(full)
+        return done()
+    vac = []
+    for p in checks.properties:
+        ws = [w for w, q in checks.witnesses if q == p.name]
+        if ws and not any(res.witnesses[w] for w in ws):
+            vac.append(p.name)
+    res.vacuous = vac
+    if vac:
+        res.verdict = VACUOUS
+        res.message = "no witness reached for " + ", ".join(vac)
+    return done()
+
+
+def _path(lib, i: int) -> list:
+    buf = (ctypes.c_int32 * 65536)()
+    k = lib.rc_path(i, buf, 65536)
+    if k >= 65536:
+        raise RuntimeError("internal: counterexample longer than 65536 steps")
+    return list(buf[:k])[::-1]
+
+
+def _replay(sem, path):
+    s = sem.model.init
+    for ti in path:
+        s = sem.enabled(s, ti)
+        if s is None:
+            raise RuntimeError(f"internal: compiled path step {ti} is not enabled in the Python semantics")
+    return s
+
+
+def _lock_cycle(model, checks, lolog, run):
+    """Rebuild lockdep's graph from C's edge log (same edges, same order) and describe the cycle."""
+    from properties.lock_order import LockOrder, cycle_through
+    n = int(run.lo_edges)
+    if n > len(lolog) // 3:
+        raise RuntimeError("internal: lock-order edge log overflow")
+    lo = LockOrder.of(model)
+    _, classes = _lock_order_c(model, checks)
+    edges = [(classes[lolog[3 * k]], classes[lolog[3 * k + 1]], lolog[3 * k + 2]) for k in range(n)]
+    for h, c, ti in edges[:-1]:
+        tr = model.transitions[ti]
+        lo.graph.add_edge(h, c, thread=tr.thread, label=tr.label)
+    h, c, ti = edges[-1]
+    if ti != run.vtrans:
+        raise RuntimeError("internal: lock-order edge log does not end at the violating step")
+    cyc = cycle_through(lo.graph, h, c)
+    if cyc is None:
+        raise RuntimeError("internal: the compiled lock-order cycle is not a cycle in Python")
+    tr = model.transitions[ti]
+    lo.graph.add_edge(h, c, thread=tr.thread, label=tr.label)
+    return checks.lock_order[0], "lock-order", lo.describe(h, c, cyc)
+
+
+def compiler_available() -> bool:
+    return find_compiler() is not None
+
+
+def explore_or_fallback(model, checks, *, max_states=None, max_seconds=None, progress_secs=0.0,
+                        stats=None) -> Result:
+    """The compiled engine, or the Python explorer (saying so on stderr) when no compiler is found."""
+    try:
+        return explore(model, checks, max_states=max_states, max_seconds=max_seconds,
+                       progress_secs=progress_secs, stats=stats)
+    except CompileError as e:
+        print(f"revoke-check: compiled engine unavailable ({e}); using the Python explicit engine",
+              file=sys.stderr)
+        from .explicit import explore as py_explore
+        return py_explore(model, checks, max_states=max_states, max_seconds=max_seconds)
