@@ -74,7 +74,7 @@ def summary_line(r: Result) -> str:
     what = {"holds": "holds", "violated": f"VIOLATED: {r.property}", "incomplete": "INCOMPLETE",
             "error": "ERROR", "vacuous": "VACUOUS"}[r.verdict]
     bound = f", bound {r.bound}" if r.bound is not None else ""
-    if r.engine != "explicit":  # z3 engines count depths, not states
+    if r.engine not in ("explicit", "compiled"):  # z3 engines count depths, not states
         proof = f", proof {r.proof}" if r.proof is not None else ""
         depth = f"depth {r.depth}, " if r.engine != "spacer" or r.trace is not None else ""
         return f"{r.variant} on {r.config} [{r.engine}{bound}]: {what} -- {depth}{proof.lstrip(', ')}{', ' if proof else ''}{r.seconds:.2f}s"
@@ -106,7 +106,8 @@ def print_result(r: Result, as_json: bool):
               help="Variant name, or FILE.py:NAME for a variant of your own.")
 @click.option("--property", "-p", "props", multiple=True, help="Check only these (repeatable).")
 @click.option("--engine", "-e", default="explicit", show_default=True,
-              help="explicit (BFS, exhaustive), bmc (z3, bounded), kind (z3 k-induction), "
+              help="explicit (BFS, exhaustive), compiled (the same BFS in C, built with the system C "
+                   "compiler; progress on stderr every 2s), bmc (z3, bounded), kind (z3 k-induction), "
                    "spacer (z3 Horn clauses), or all.")
 @click.option("--depth", type=click.IntRange(0), default=None,
               help="Bound for bmc / largest k for kind (default 40).")
@@ -153,7 +154,8 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
             click.echo(f"\r  {n} states, {done} expanded, {secs:.0f}s", err=True, nl=False)
     r = run_check(config, variant, list(props), engine=engine, max_states=max_states,
                   max_seconds=max_seconds, depth=depth, progress=progress if engine == "explicit" else None,
-                  lemmas=not no_lemmas, show_invariant=show_invariant)
+                  lemmas=not no_lemmas, show_invariant=show_invariant,
+                  progress_secs=2.0 if engine == "compiled" else 0.0)
     if progress:
         click.echo("\r" + " " * 60 + "\r", err=True, nl=False)
     if trace_out and r.trace is not None:
