@@ -18,7 +18,11 @@ Properties are not exported: the file is the transition system (use
 """
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import time
+from pathlib import Path
 
 from model.expr import Const, Op, Var
 
@@ -112,12 +116,10 @@ def run_spin(text: str, workdir, *, max_depth: int = 1_000_000, hash_bits: int =
     """Run SPIN's exhaustive search (no partial-order reduction) on Promela ``text``.
 
     Returns ``{"stored", "matched", "transitions", "depth", "seconds", "memory_mb",
-    "state_vector"}`` from pan's report; raises :class:`SpinError` if pan reports an
+    "state_vector", "memory_mb", "states_mb", "rss_mb"}`` from pan's report
+    (``rss_mb``: pan's peak resident set); raises :class:`SpinError` if pan reports an
     error or a truncated search (depth limit), so a count it returns is a full one.
     """
-    import subprocess
-    import time
-    from pathlib import Path
     wd = Path(workdir)
     wd.mkdir(parents=True, exist_ok=True)
     (wd / "model.pml").write_text(text)
@@ -128,11 +130,18 @@ def run_spin(text: str, workdir, *, max_depth: int = 1_000_000, hash_bits: int =
             raise SpinError(f"{what} failed ({p.returncode}): {(p.stderr or p.stdout).strip()[-400:]}")
         return p.stdout
     run(["spin", "-o2", "-a", "model.pml"], "spin -a")
-    run([cc, opt, "-DNOREDUCE", "-DSAFETY", f"-DMEMLIM=8192", *extra_cflags,
+    run([cc, opt, "-DNOREDUCE", "-DSAFETY", "-DMEMLIM=8192", *extra_cflags,
          "-o", "pan", "pan.c"], cc)
     t0 = time.monotonic()
-    out = run(["./pan", f"-m{max_depth}", f"-w{hash_bits}"], "pan")
+    with open(wd / "pan.out", "w") as f:    # wait4: pan's own peak RSS, not the compiler's
+        p = subprocess.Popen(["./pan", f"-m{max_depth}", f"-w{hash_bits}"], cwd=wd, stdout=f,
+                             stderr=subprocess.STDOUT)
+        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
     secs = time.monotonic() - t0
+    out = (wd / "pan.out").read_text()
+    if p.returncode != 0:
+        raise SpinError(f"pan failed ({p.returncode}): {out.strip()[-400:]}")
 
     def num(pat, cast=int):
         m = re.search(pat, out)
@@ -148,4 +157,6 @@ def run_spin(text: str, workdir, *, max_depth: int = 1_000_000, hash_bits: int =
             "transitions": num(r"(\d+) transitions \("), "depth": num(r"depth reached (\d+)"),
             "state_vector": num(r"State-vector (\d+) byte"),
             "memory_mb": num(r"([\d.]+)\s+total actual memory usage", float),
+            "states_mb": num(r"([\d.]+)\s+actual memory usage for states", float),
+            "rss_mb": ru.ru_maxrss / 1024,
             "pan_seconds": num(r"elapsed time ([\d.e+-]+) seconds", float), "seconds": secs}
