@@ -51,7 +51,7 @@ from .semantics import Semantics
 __all__ = ["generate_c", "load", "explore", "find_compiler", "CompileError", "cache_dir",
            "Layout"]
 
-RUNTIME_VERSION = 1
+RUNTIME_VERSION = 2
 
 
 class CompileError(RuntimeError):
@@ -338,6 +338,7 @@ typedef struct {
 
 static uint8_t *arena; static uint32_t *parent; static via_t *via;
 static uint32_t *table; static uint64_t tmask, n_states, cap;
+static int tbits = 10;   /* log2 of the table size */
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
 
@@ -350,23 +351,32 @@ static inline uint64_t hash_words(const uint64_t *w) {
 
 static void free_all(void) {
   free(arena); free(parent); free(via); free(table);
-  arena = NULL; parent = NULL; via = NULL; table = NULL; n_states = cap = 0; tmask = 0;
+  arena = NULL; parent = NULL; via = NULL; table = NULL; n_states = cap = 0; tmask = 0; tbits = 10;
 }
 
 static int64_t mem_bytes(void) {
   return (int64_t)(cap * (SB + sizeof(uint32_t) + sizeof(via_t)) + (tmask + 1) * sizeof(uint32_t));
 }
 
+/* A table slot holds id + 1 in its low tbits bits (tbits = log2 of the table
+   size; ids stay below 0.7 * size) and, above them, the top bits of the state's
+   hash as a tag: a probe compares the stored state only when the tags agree.
+   The tag only skips comparisons that would fail; equality is always decided by
+   comparing the packed states. */
+#define TAG(h) ((uint32_t)((h) >> 32) >> tbits << tbits)
+#define SLOT_ID(x) ((x) & (tbits >= 32 ? 0xFFFFFFFFu : ((1u << tbits) - 1)))
+
 static int grow_table(void) {
   uint64_t ncap = (tmask + 1) * 2;
   uint32_t *nt = calloc(ncap, sizeof(uint32_t));
   if (!nt) return -1;
+  tbits++;
   uint64_t w[NW];
   for (uint64_t id = 0; id < n_states; id++) {
     memset(w, 0, sizeof w); memcpy(w, arena + id * SB, SB);
-    uint64_t h = hash_words(w) & (ncap - 1);
+    uint64_t hh = hash_words(w), h = hh & (ncap - 1);
     while (nt[h]) h = (h + 1) & (ncap - 1);
-    nt[h] = (uint32_t)(id + 1);
+    nt[h] = (uint32_t)(id + 1) | (tbits >= 32 ? 0 : TAG(hh));
   }
   free(table); table = nt; tmask = ncap - 1;
   return 0;
@@ -383,17 +393,21 @@ static int grow_arrays(void) {
 
 /* find or insert the packed state w: returns its id, *fresh = 1 if new; -1 out of memory */
 static int64_t intern(const uint64_t *w, int *fresh) {
-  uint64_t h = hash_words(w) & tmask;
+  uint64_t hh = hash_words(w), h = hh & tmask;
+  uint32_t tag = tbits >= 32 ? 0 : TAG(hh);
   while (table[h]) {
-    uint32_t id = table[h] - 1;
-    if (memcmp(arena + (uint64_t)id * SB, w, SB) == 0) { *fresh = 0; return id; }
+    uint32_t x = table[h];
+    if (tbits >= 32 || ((x ^ tag) >> tbits) == 0) {
+      uint32_t id = SLOT_ID(x) - 1;
+      if (memcmp(arena + (uint64_t)id * SB, w, SB) == 0) { *fresh = 0; return id; }
+    }
     h = (h + 1) & tmask;
   }
   if (n_states >= 0xFFFFFFF0ull) return -1;
   if (n_states == cap && grow_arrays() < 0) return -1;
   uint64_t id = n_states++;
   memcpy(arena + id * SB, w, SB);
-  table[h] = (uint32_t)(id + 1);
+  table[h] = (uint32_t)(id + 1) | tag;
   *fresh = 1;
   if ((n_states * 10 > (tmask + 1) * 7) && grow_table() < 0) return -1;
   return (int64_t)id;
