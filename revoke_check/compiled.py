@@ -530,23 +530,31 @@ _LOADED: dict = {}
 _LOCK = threading.Lock()     # the library keeps one search's arrays in globals
 
 
+def cflags() -> list:
+    """Optimisation flags: ``$REVOKE_CHECK_CFLAGS`` (e.g. ``-O0`` to build small models fast), else -O2."""
+    return (os.environ.get("REVOKE_CHECK_CFLAGS") or "-O2").split()
+
+
 def load(src: str, *, cc: str | None = None):
-    """Compile ``src`` once per sha256 (cached on disk) and load it."""
+    """Compile ``src`` once per sha256 (cached on disk, per compiler and flags) and load it."""
     digest = hashlib.sha256(src.encode()).hexdigest()
-    if digest in _LOADED:
-        return _LOADED[digest]
     cc = cc or find_compiler()
+    flags = cflags()
+    key = (digest, cc, tuple(flags))
+    if key in _LOADED:
+        return _LOADED[key]
     if cc is None:
         raise CompileError("no C compiler found (set CC, or install cc/gcc/clang)")
     d = cache_dir()
-    so = d / f"{digest}.so"
+    tag = hashlib.sha256(f"{cc}\0{' '.join(flags)}".encode()).hexdigest()[:8]
+    so = d / f"{digest}-{tag}.so"
     if not so.exists():
         d.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=d) as tmp:
             c = Path(tmp) / f"{digest}.c"
             c.write_text(src)
             out = Path(tmp) / "lib.so"
-            p = subprocess.run([cc, "-O2", "-std=gnu11", "-shared", "-fPIC", "-w", "-o", str(out), str(c)],
+            p = subprocess.run([cc, *flags, "-std=gnu11", "-shared", "-fPIC", "-w", "-o", str(out), str(c)],
                                capture_output=True, text=True)
             if p.returncode != 0:
                 raise CompileError(f"{cc} failed on the generated C: {(p.stderr or p.stdout).strip()[-500:]}")
@@ -561,8 +569,8 @@ def load(src: str, *, cc: str | None = None):
     lib.rc_state.argtypes = [ctypes.c_int64, ctypes.POINTER(ctypes.c_int32)]
     lib.rc_free.restype = None
     lib.rc_layout.restype = ctypes.c_int
-    lib.digest = digest
-    _LOADED[digest] = lib
+    lib.digest, lib.path = digest, so
+    _LOADED[key] = lib
     return lib
 
 
