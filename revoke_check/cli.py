@@ -118,6 +118,9 @@ def print_result(r: Result, as_json: bool):
 @click.option("--max-states", type=click.IntRange(1), default=None, help="Stop (incomplete) after N states.")
 @click.option("--max-seconds", type=click.FloatRange(0, min_open=True), default=None,
               help="Stop (incomplete) after N seconds.")
+@click.option("--hash-compaction", is_flag=True,
+              help="compiled: store 64-bit fingerprints only (less memory; may miss states, so "
+                   "no violation is reported as incomplete, exit 3, never holds).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--trace-out", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Save the counterexample trace as JSON.")
@@ -128,9 +131,12 @@ def print_result(r: Result, as_json: bool):
 @click.option("--kernel-src", type=click.Path(file_okay=False, exists=True), default=None,
               help="Kernel tree root: SARIF locations get the line of each function.")
 def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_states,
-          max_seconds, as_json, trace_out, junit_out, sarif_out, kernel_src):
+          max_seconds, hash_compaction, as_json, trace_out, junit_out, sarif_out, kernel_src):
     """Check properties of a variant on a config."""
     from .run import ENGINES, check as run_check
+    if hash_compaction and (engine != "compiled" or junit_out or sarif_out):
+        raise click.BadParameter("needs --engine compiled (and no --junit/--sarif)",
+                                 param_hint="--hash-compaction")
     if engine == "all":
         results = [run_check(config, variant, list(props), engine=e, max_states=max_states,
                              max_seconds=max_seconds, depth=depth, lemmas=not no_lemmas)
@@ -155,7 +161,8 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
     r = run_check(config, variant, list(props), engine=engine, max_states=max_states,
                   max_seconds=max_seconds, depth=depth, progress=progress if engine == "explicit" else None,
                   lemmas=not no_lemmas, show_invariant=show_invariant,
-                  progress_secs=2.0 if engine == "compiled" else 0.0)
+                  progress_secs=2.0 if engine == "compiled" else 0.0,
+                  hash_compaction=hash_compaction)
     if progress:
         click.echo("\r" + " " * 60 + "\r", err=True, nl=False)
     if trace_out and r.trace is not None:

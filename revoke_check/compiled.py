@@ -51,7 +51,7 @@ from .semantics import Semantics
 __all__ = ["generate_c", "load", "explore", "find_compiler", "CompileError", "cache_dir",
            "Layout"]
 
-RUNTIME_VERSION = 2
+RUNTIME_VERSION = 3
 
 
 class CompileError(RuntimeError):
@@ -181,8 +181,13 @@ def _lock_order_c(model, checks):
     return src, classes
 
 
-def generate_c(model, checks) -> str:
-    """The C source of the compiled explorer for ``model`` and ``checks``."""
+def generate_c(model, checks, *, fp_bits: int = 64) -> str:
+    """The C source of the compiled explorer for ``model`` and ``checks``.
+
+    ``fp_bits``: fingerprint width of hash compaction (64; fewer only to test collisions).
+    """
+    if not 1 <= fp_bits <= 64:
+        raise ValueError("fp_bits must be 1..64")
     vars_ = model.vars
     nv, nt = len(vars_), len(model.transitions)
     lay = Layout(vars_)
@@ -192,7 +197,7 @@ def generate_c(model, checks) -> str:
            "#include <stdint.h>", "#include <stdlib.h>", "#include <string.h>",
            "#include <stdio.h>", "#include <time.h>",
            f"#define NV {nv}", f"#define NT {nt}", f"#define NW {lay.nwords}",
-           f"#define SB {lay.nbytes}", f"#define NWIT {max(1, len(checks.witnesses))}",
+           f"#define SB {lay.nbytes}", f"#define FP_MASK {(1 << fp_bits) - 1}ull", f"#define NWIT {max(1, len(checks.witnesses))}",
            f"typedef {'uint8_t' if nt <= 256 else 'uint16_t' if nt <= 65536 else 'uint32_t'} via_t;",
            "static const int INIT[NV] = {" + ", ".join(str(int(x)) for x in model.init) + "};",
            "static const char *MODEL_NAME = \"" + f"{model.variant} on {model.config.name}"
@@ -325,6 +330,7 @@ typedef struct {
   double max_seconds;      /* <= 0: none */
   double progress_secs;    /* <= 0: no progress lines */
   int32_t check_lock_order;
+  int32_t hash_compact;    /* 1: store 64-bit fingerprints, not states (may miss states) */
   int32_t status;          /* 0 complete, 1 violation, 2 model error, 3 state limit, 4 time limit, 5 out of memory */
   int32_t vkind;           /* 1 invariant at vstate, 2 terminal at vstate, 3 step assertion, 4 lock order */
   int32_t vtrans;
@@ -338,6 +344,9 @@ typedef struct {
 
 static uint8_t *arena; static uint32_t *parent; static via_t *via;
 static uint32_t *table; static uint64_t tmask, n_states, cap;
+/* hash compaction: fptable holds 64-bit fingerprints; arena only the states
+   [base, n_states) still to expand (at most two BFS levels) */
+static int hc; static uint64_t *fptable; static uint64_t base, acap;
 static int tbits = 10;   /* log2 of the table size */
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
@@ -350,12 +359,14 @@ static inline uint64_t hash_words(const uint64_t *w) {
 }
 
 static void free_all(void) {
-  free(arena); free(parent); free(via); free(table);
-  arena = NULL; parent = NULL; via = NULL; table = NULL; n_states = cap = 0; tmask = 0; tbits = 10;
+  free(arena); free(parent); free(via); free(table); free(fptable);
+  arena = NULL; parent = NULL; via = NULL; table = NULL; fptable = NULL;
+  n_states = cap = base = acap = 0; tmask = 0; tbits = 10;
 }
 
 static int64_t mem_bytes(void) {
-  return (int64_t)(cap * (SB + sizeof(uint32_t) + sizeof(via_t)) + (tmask + 1) * sizeof(uint32_t));
+  return (int64_t)(cap * (sizeof(uint32_t) + sizeof(via_t)) + acap * SB
+                   + (tmask + 1) * (hc ? sizeof(uint64_t) : sizeof(uint32_t)));
 }
 
 /* A table slot holds id + 1 in its low tbits bits (tbits = log2 of the table
@@ -384,11 +395,28 @@ static int grow_table(void) {
 
 static int grow_arrays(void) {
   uint64_t ncap = cap ? cap * 2 : 1024;
-  uint8_t *a = realloc(arena, ncap * SB); if (!a) return -1; arena = a;
   uint32_t *p = realloc(parent, ncap * sizeof(uint32_t)); if (!p) return -1; parent = p;
   via_t *v = realloc(via, ncap * sizeof(via_t)); if (!v) return -1; via = v;
   cap = ncap;
   return 0;
+}
+
+/* room for one more state in the arena (states base .. n_states - 1 are there) */
+static int arena_room(void) {
+  if (n_states - base < acap) return 0;
+  uint64_t ncap = acap ? acap * 2 : 1024;
+  uint8_t *a = realloc(arena, ncap * SB); if (!a) return -1; arena = a;
+  acap = ncap;
+  return 0;
+}
+
+static int64_t append(const uint64_t *w) {
+  if (n_states >= 0xFFFFFFF0ull) return -1;
+  if (n_states == cap && grow_arrays() < 0) return -1;
+  if (arena_room() < 0) return -1;
+  uint64_t id = n_states++;
+  memcpy(arena + (id - base) * SB, w, SB);
+  return (int64_t)id;
 }
 
 /* find or insert the packed state w: returns its id, *fresh = 1 if new; -1 out of memory */
@@ -403,27 +431,54 @@ static int64_t intern(const uint64_t *w, int *fresh) {
     }
     h = (h + 1) & tmask;
   }
-  if (n_states >= 0xFFFFFFF0ull) return -1;
-  if (n_states == cap && grow_arrays() < 0) return -1;
-  uint64_t id = n_states++;
-  memcpy(arena + id * SB, w, SB);
+  int64_t id = append(w);
+  if (id < 0) return -1;
   table[h] = (uint32_t)(id + 1) | tag;
   *fresh = 1;
   if ((n_states * 10 > (tmask + 1) * 7) && grow_table() < 0) return -1;
-  return (int64_t)id;
+  return id;
+}
+
+/* Hash compaction (Wolper and Leroy): only a 64-bit fingerprint of each state
+   is kept, so two different states with the same fingerprint look like one and
+   the second is never explored.  This can only hide states, never invent a
+   transition: a violation found is real (and replayed in Python), but a search
+   that finds none is not a proof (the driver reports it as incomplete). */
+static int grow_fptable(void) {
+  uint64_t ncap = (tmask + 1) * 2;
+  uint64_t *nt = calloc(ncap, sizeof(uint64_t));
+  if (!nt) return -1;
+  for (uint64_t k = 0; k <= tmask; k++) {
+    uint64_t fp = fptable[k];
+    if (!fp) continue;
+    uint64_t h = fp & (ncap - 1);
+    while (nt[h]) h = (h + 1) & (ncap - 1);
+    nt[h] = fp;
+  }
+  free(fptable); fptable = nt; tmask = ncap - 1;
+  return 0;
+}
+
+static int64_t hc_intern(const uint64_t *w, int *fresh) {
+  uint64_t fp = hash_words(w) & FP_MASK;
+  if (!fp) fp = 1;
+  uint64_t h = fp & tmask;
+  while (fptable[h]) {
+    if (fptable[h] == fp) { *fresh = 0; return 0; }
+    h = (h + 1) & tmask;
+  }
+  int64_t id = append(w);
+  if (id < 0) return -1;
+  fptable[h] = fp;
+  *fresh = 1;
+  if ((n_states * 10 > (tmask + 1) * 7) && grow_fptable() < 0) return -1;
+  return id;
 }
 
 int64_t rc_path(int64_t i, int32_t *out, int64_t cap_out) {
   int64_t k = 0;
   while (i > 0 && k < cap_out) { out[k++] = via[i]; i = parent[i]; }
   return k;  /* reversed: last transition first */
-}
-
-int64_t rc_state(int64_t i, int32_t *out) {
-  uint64_t w[NW]; int s[NV];
-  memset(w, 0, sizeof w); memcpy(w, arena + i * SB, SB); unpack(w, s);
-  for (int k = 0; k < NV; k++) out[k] = s[k];
-  return NV;
 }
 
 void rc_free(void) { free_all(); }
@@ -439,18 +494,26 @@ int rc_explore(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolog, 
   uint64_t level_end = 1;
   int *buf = malloc(sizeof(int) * NV * (NT ? NT : 1)), tis[NT ? NT : 1], s[NV];
   uint64_t w[NW];
-  table = calloc(1024, sizeof(uint32_t)); tmask = 1023;
-  if (!buf || !table || grow_arrays() < 0) { r->status = 5; goto done; }
+  hc = r->hash_compact != 0;
+  if (hc) fptable = calloc(1024, sizeof(uint64_t)); else table = calloc(1024, sizeof(uint32_t));
+  tmask = 1023;
+  if (!buf || !(hc ? (void *)fptable : (void *)table)) { r->status = 5; goto done; }
   int fresh;
   pack(INIT, w);
-  if (intern(w, &fresh) < 0) { r->status = 5; goto done; }
+  if ((hc ? hc_intern(w, &fresh) : intern(w, &fresh)) < 0) { r->status = 5; goto done; }
   parent[0] = 0; via[0] = 0;
   witness_state(INIT, reached);
   if (!inv_ok(INIT)) { r->status = 1; r->vkind = 1; r->vstate = 0; goto done; }
   uint64_t i = 0;
   while (i < n_states) {
-    if (i == level_end) { depth_i++; level_end = n_states; }
-    memset(w, 0, sizeof w); memcpy(w, arena + i * SB, SB); unpack(w, s);
+    if (i == level_end) {
+      depth_i++; level_end = n_states;
+      if (hc) {   /* the finished level is no longer needed: keep only the next one */
+        memmove(arena, arena + (i - base) * SB, (n_states - i) * SB);
+        base = i;
+      }
+    }
+    memset(w, 0, sizeof w); memcpy(w, arena + (i - base) * SB, SB); unpack(w, s);
     int err_ti = -1;
     int k = successors(s, buf, tis, &err_ti);
     if (k < 0) { r->status = 2; r->vstate = (int64_t)i; r->vtrans = err_ti; goto done; }
@@ -465,7 +528,7 @@ int rc_explore(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolog, 
       }
       const int *ns = buf + j * NV;
       pack(ns, w);
-      int64_t id = intern(w, &fresh);
+      int64_t id = hc ? hc_intern(w, &fresh) : intern(w, &fresh);
       if (id < 0) { r->status = 5; goto done; }
       if (!fresh) continue;
       parent[id] = (uint32_t)i; via[id] = (via_t)ti;
@@ -503,6 +566,7 @@ done:
 class _Run(ctypes.Structure):
     _fields_ = [("max_states", ctypes.c_int64), ("max_seconds", ctypes.c_double),
                 ("progress_secs", ctypes.c_double), ("check_lock_order", ctypes.c_int32),
+                ("hash_compact", ctypes.c_int32),
                 ("status", ctypes.c_int32), ("vkind", ctypes.c_int32), ("vtrans", ctypes.c_int32),
                 ("vstate", ctypes.c_int64), ("distinct", ctypes.c_int64), ("edges", ctypes.c_int64),
                 ("maxdepth", ctypes.c_int64), ("bytes", ctypes.c_int64), ("lo_edges", ctypes.c_int64),
@@ -566,7 +630,6 @@ def load(src: str, *, cc: str | None = None):
     lib.rc_explore.restype = ctypes.c_int32
     lib.rc_path.argtypes = [ctypes.c_int64, ctypes.POINTER(ctypes.c_int32), ctypes.c_int64]
     lib.rc_path.restype = ctypes.c_int64
-    lib.rc_state.argtypes = [ctypes.c_int64, ctypes.POINTER(ctypes.c_int32)]
     lib.rc_free.restype = None
     lib.rc_layout.restype = ctypes.c_int
     lib.digest, lib.path = digest, so
@@ -577,8 +640,14 @@ def load(src: str, *, cc: str | None = None):
 # --- the engine ------------------------------------------------------------------
 
 def explore(model, checks, *, max_states: int | None = None, max_seconds: float | None = None,
-            progress_secs: float = 0.0, stats: dict | None = None) -> Result:
+            progress_secs: float = 0.0, stats: dict | None = None,
+            hash_compaction: bool = False, fp_bits: int = 64) -> Result:
     """Exhaustive BFS in C; the same Result as :func:`revoke_check.explicit.explore`.
+
+    With ``hash_compaction`` only a 64-bit fingerprint of each state is stored:
+    a violation is still certain (replayed in Python), but a search without one
+    is reported ``incomplete`` with "holds (hash compaction, P(miss) <= ...)",
+    never ``holds``.
 
     Raises :class:`CompileError` when there is no compiler (the caller falls
     back to the Python engine and says so).  ``stats`` receives the memory
@@ -587,7 +656,7 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
     """
     t0 = time.monotonic()
     sem = Semantics(model, checks)      # the reference semantics rebuilds traces and messages
-    src = generate_c(model, checks)
+    src = generate_c(model, checks, fp_bits=fp_bits)
     lib = load(src)
     names = [p.name for p in checks.properties]
     res = Result(HOLDS, model.config.name, model.variant, "compiled", names, proof="explicit")
@@ -599,7 +668,8 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
     lolog = (ctypes.c_int32 * (3 * lo_cap))()
     run = _Run(max_states=-1 if max_states is None else int(max_states),
                max_seconds=float(max_seconds or 0.0), progress_secs=float(progress_secs or 0.0),
-               check_lock_order=1 if checks.lock_order else 0)
+               check_lock_order=1 if checks.lock_order else 0,
+               hash_compact=1 if hash_compaction else 0)
     with _LOCK:
         lib.rc_explore(ctypes.byref(run), cov, reached_c, lolog, lo_cap)
         try:
@@ -666,6 +736,18 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
         if ws and not any(res.witnesses[w] for w in ws):
             vac.append(p.name)
     res.vacuous = vac
+    if hash_compaction:
+        # Omitted states are the only error of hash compaction; the chance that two of the
+        # n stored (reachable) states share a fingerprint is at most n(n-1)/2 / 2^64 for a
+        # uniform hash: an estimate, since states hidden by a collision are not counted.
+        n = res.distinct_states
+        pm = min(1.0, n * (n - 1) / 2 / 2.0**fp_bits)
+        res.verdict, res.proof = INCOMPLETE, None
+        res.message = (f"holds (hash compaction, P(miss) <= ~{pm:.1e}): no violation among "
+                       f"{n} states with distinct {fp_bits}-bit fingerprints; not a proof"
+                       + (f"; no witness reached for {', '.join(vac)}" if vac else ""))
+        res.incomplete_reason = res.message
+        return done()
     if vac:
         res.verdict = VACUOUS
         res.message = "no witness reached for " + ", ".join(vac)
@@ -717,11 +799,11 @@ def compiler_available() -> bool:
 
 
 def explore_or_fallback(model, checks, *, max_states=None, max_seconds=None, progress_secs=0.0,
-                        stats=None) -> Result:
+                        stats=None, hash_compaction=False) -> Result:
     """The compiled engine, or the Python explorer (saying so on stderr) when no compiler is found."""
     try:
         return explore(model, checks, max_states=max_states, max_seconds=max_seconds,
-                       progress_secs=progress_secs, stats=stats)
+                       progress_secs=progress_secs, stats=stats, hash_compaction=hash_compaction)
     except CompileError as e:
         print(f"revoke-check: compiled engine unavailable ({e}); using the Python explicit engine",
               file=sys.stderr)

@@ -24,7 +24,10 @@ def build(config: str, variant: str | None, properties=None):
 def check(config: str = "default", variant: str | None = None, properties=None, *,
           engine: str = "explicit", max_states=None, max_seconds=None, depth=None,
           progress=None, lemmas: bool = True, show_invariant: bool = False,
-          progress_secs: float = 0.0, stats: dict | None = None) -> Result:
+          progress_secs: float = 0.0, stats: dict | None = None,
+          hash_compaction: bool = False) -> Result:
+    if hash_compaction and engine != "compiled":
+        raise ValueError("--hash-compaction needs --engine compiled")
     model, checks = build(config, variant, properties)
     if engine == "explicit":
         return explore(model, checks, max_states=max_states, max_seconds=max_seconds,
@@ -32,7 +35,8 @@ def check(config: str = "default", variant: str | None = None, properties=None, 
     if engine == "compiled":   # the same search in C; the Python engine if there is no compiler
         from .compiled import explore_or_fallback
         return explore_or_fallback(model, checks, max_states=max_states, max_seconds=max_seconds,
-                                   progress_secs=progress_secs, stats=stats)
+                                   progress_secs=progress_secs, stats=stats,
+                                   hash_compaction=hash_compaction)
     if engine in Z3_ENGINES:
         skipped = list(checks.lock_order)
         if skipped and len(skipped) == len(checks.properties):

@@ -178,3 +178,48 @@ def test_cli_compiled(tmp_path):
     p = subprocess.run([sys.executable, "-m", "revoke_check.cli", "check", "-e", "nope"],
                        capture_output=True, text=True)
     assert p.returncode == 2 and "compiled" in p.stderr and "Traceback" not in p.stderr
+
+
+# --- hash compaction -------------------------------------------------------------
+
+@needs_cc
+@pytest.mark.parametrize("config", ["minimal", "default", "wide", "iommufd"])
+def test_hash_compaction_never_says_holds(config):
+    m, c = build(config, None, None)
+    exact = compiled.explore(m, c)
+    r = compiled.explore(m, c, hash_compaction=True)
+    assert exact.verdict == "holds"
+    assert r.verdict == "incomplete" and r.exit_code == 3
+    assert r.message.startswith("holds (hash compaction, P(miss) <= ~")
+    # with 64-bit fingerprints nothing collides on these sizes (the hash is fixed: deterministic)
+    assert r.distinct_states == exact.distinct_states and r.coverage == exact.coverage
+
+
+@needs_cc
+def test_hash_compaction_finds_the_same_violation():
+    for e in load_manifest():
+        if e.verdict != "violated" or e.config != "default":
+            continue
+        m, c = build(e.config, e.variant, e.properties or None)
+        a, b = compiled.explore(m, c), compiled.explore(m, c, hash_compaction=True)
+        assert (b.verdict, b.property, b.distinct_states) == (a.verdict, a.property, a.distinct_states)
+        assert [s.label for s in b.trace.steps] == [s.label for s in a.trace.steps]
+
+
+@needs_cc
+def test_collisions_hide_states_but_never_give_holds():
+    """8-bit fingerprints collide a lot: fewer states, missed violations, still not 'holds'."""
+    m, c = build("default", "v5-unrevoke-after-reset", ["undo-restores-every-revoke"])
+    r = compiled.explore(m, c, hash_compaction=True, fp_bits=8)
+    assert r.distinct_states <= 256
+    assert r.verdict in ("incomplete", "violated")
+    if r.verdict == "incomplete":
+        assert "P(miss) <= ~1.0e+00" in r.message
+    m, c = build("wide", None, None)
+    r = compiled.explore(m, c, hash_compaction=True, fp_bits=8)
+    assert r.verdict == "incomplete" and r.distinct_states < 30638
+
+
+def test_hash_compaction_needs_the_compiled_engine():
+    with pytest.raises(ValueError):
+        check("tiny", None, None, engine="explicit", hash_compaction=True)
