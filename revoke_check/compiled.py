@@ -613,17 +613,31 @@ def load(src: str, *, cc: str | None = None):
     tag = hashlib.sha256(f"{cc}\0{' '.join(flags)}".encode()).hexdigest()[:8]
     so = d / f"{digest}-{tag}.so"
     if not so.exists():
-        d.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=d) as tmp:
-            c = Path(tmp) / f"{digest}.c"
-            c.write_text(src)
-            out = Path(tmp) / "lib.so"
-            p = subprocess.run([cc, *flags, "-std=gnu11", "-shared", "-fPIC", "-w", "-o", str(out), str(c)],
-                               capture_output=True, text=True)
-            if p.returncode != 0:
-                raise CompileError(f"{cc} failed on the generated C: {(p.stderr or p.stdout).strip()[-500:]}")
-            os.replace(out, so)   # atomic: a concurrent build of the same digest is harmless
-    lib = ctypes.CDLL(str(so))
+        try:
+            _build(src, digest, cc, flags, d, so)
+        except OSError as e:      # an unwritable cache, a compiler that cannot run
+            raise CompileError(f"cannot build in {d}: {e.strerror or e}") from None
+    try:
+        lib = ctypes.CDLL(str(so))
+    except OSError as e:
+        raise CompileError(f"cannot load {so}: {e}") from None
+    return _bind(lib, digest, so, key)
+
+
+def _build(src, digest, cc, flags, d: Path, so: Path):
+    d.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=d) as tmp:
+        c = Path(tmp) / f"{digest}.c"
+        c.write_text(src)
+        out = Path(tmp) / "lib.so"
+        p = subprocess.run([cc, *flags, "-std=gnu11", "-shared", "-fPIC", "-w", "-o", str(out), str(c)],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            raise CompileError(f"{cc} failed on the generated C: {(p.stderr or p.stdout).strip()[-500:]}")
+        os.replace(out, so)   # atomic: a concurrent build of the same digest is harmless
+
+
+def _bind(lib, digest, so, key):
     lib.rc_explore.argtypes = [ctypes.POINTER(_Run), ctypes.POINTER(ctypes.c_uint64),
                                ctypes.POINTER(ctypes.c_uint8), ctypes.POINTER(ctypes.c_int32),
                                ctypes.c_int32]

@@ -223,3 +223,15 @@ def test_collisions_hide_states_but_never_give_holds():
 def test_hash_compaction_needs_the_compiled_engine():
     with pytest.raises(ValueError):
         check("tiny", None, None, engine="explicit", hash_compaction=True)
+
+
+def test_unwritable_cache_falls_back(monkeypatch, capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("REVOKE_CHECK_CACHE", str(blocker / "cache"))   # under a regular file
+    monkeypatch.setattr(compiled, "_LOADED", {})
+    if compiled.find_compiler() is None:
+        pytest.skip("no C compiler")
+    r = check("tiny", None, None, engine="compiled")
+    assert r.engine == "explicit" and r.distinct_states == 97
+    assert "compiled engine unavailable (cannot build in" in capsys.readouterr().err
