@@ -51,7 +51,7 @@ from .semantics import Semantics
 __all__ = ["generate_c", "load", "explore", "find_compiler", "CompileError", "cache_dir",
            "Layout"]
 
-RUNTIME_VERSION = 3
+RUNTIME_VERSION = 4
 
 
 class CompileError(RuntimeError):
@@ -337,9 +337,10 @@ typedef struct {
   int64_t vstate;
   int64_t distinct, edges;
   int64_t maxdepth;
-  int64_t bytes;           /* arena + parent + via + table, allocated */
+  int64_t bytes;           /* arena + parent + via + table, in use (the table whole) */
   int64_t lo_edges;
   double seconds;
+  int64_t alloc_bytes;     /* the same, allocated (realloc'd capacity not yet touched included) */
 } rc_run;
 
 static uint8_t *arena; static uint32_t *parent; static via_t *via;
@@ -347,6 +348,7 @@ static uint32_t *table; static uint64_t tmask, n_states, cap;
 /* hash compaction: fptable holds 64-bit fingerprints; arena only the states
    [base, n_states) still to expand (at most two BFS levels) */
 static int hc; static uint64_t *fptable; static uint64_t base, acap;
+static uint64_t arena_peak;   /* most states held in the arena at once */
 static int tbits = 10;   /* log2 of the table size */
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
@@ -361,11 +363,16 @@ static inline uint64_t hash_words(const uint64_t *w) {
 static void free_all(void) {
   free(arena); free(parent); free(via); free(table); free(fptable);
   arena = NULL; parent = NULL; via = NULL; table = NULL; fptable = NULL;
-  n_states = cap = base = acap = 0; tmask = 0; tbits = 10;
+  n_states = cap = base = acap = arena_peak = 0; tmask = 0; tbits = 10;
+}
+
+static int64_t alloc_bytes(void) {
+  return (int64_t)(cap * (sizeof(uint32_t) + sizeof(via_t)) + acap * SB
+                   + (tmask + 1) * (hc ? sizeof(uint64_t) : sizeof(uint32_t)));
 }
 
 static int64_t mem_bytes(void) {
-  return (int64_t)(cap * (sizeof(uint32_t) + sizeof(via_t)) + acap * SB
+  return (int64_t)(n_states * (sizeof(uint32_t) + sizeof(via_t)) + arena_peak * SB
                    + (tmask + 1) * (hc ? sizeof(uint64_t) : sizeof(uint32_t)));
 }
 
@@ -416,6 +423,7 @@ static int64_t append(const uint64_t *w) {
   if (arena_room() < 0) return -1;
   uint64_t id = n_states++;
   memcpy(arena + (id - base) * SB, w, SB);
+  if (n_states - base > arena_peak) arena_peak = n_states - base;
   return (int64_t)id;
 }
 
@@ -554,7 +562,7 @@ int rc_explore(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolog, 
 done:
   free(buf);
   r->distinct = (int64_t)n_states; r->edges = edges; r->maxdepth = maxdepth;
-  r->bytes = mem_bytes(); r->lo_edges = lo_log_n;
+  r->bytes = mem_bytes(); r->alloc_bytes = alloc_bytes(); r->lo_edges = lo_log_n;
   r->seconds = now() - t0;
   return r->status;
 }
@@ -570,7 +578,7 @@ class _Run(ctypes.Structure):
                 ("status", ctypes.c_int32), ("vkind", ctypes.c_int32), ("vtrans", ctypes.c_int32),
                 ("vstate", ctypes.c_int64), ("distinct", ctypes.c_int64), ("edges", ctypes.c_int64),
                 ("maxdepth", ctypes.c_int64), ("bytes", ctypes.c_int64), ("lo_edges", ctypes.c_int64),
-                ("seconds", ctypes.c_double)]
+                ("seconds", ctypes.c_double), ("alloc_bytes", ctypes.c_int64)]
 
 
 def cache_dir() -> Path:
@@ -665,8 +673,9 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
 
     Raises :class:`CompileError` when there is no compiler (the caller falls
     back to the Python engine and says so).  ``stats`` receives the memory
-    figures (``bytes``: allocated arena, parents, transition indices and table;
-    ``state_bytes``: packed bytes per state).
+    figures (``bytes``: the packed states, parent ids, transition indices and the
+    whole table, in use; ``alloc_bytes``: the same allocated, including grown but
+    untouched capacity; ``state_bytes``: packed bytes per state).
     """
     t0 = time.monotonic()
     sem = Semantics(model, checks)      # the reference semantics rebuilds traces and messages
@@ -691,7 +700,8 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
             if run.status in (1, 2):
                 path = _path(lib, run.vstate)
             if stats is not None:
-                stats.update(bytes=run.bytes, state_bytes=lib.rc_layout(), c_seconds=run.seconds,
+                stats.update(bytes=run.bytes, alloc_bytes=run.alloc_bytes,
+                             state_bytes=lib.rc_layout(), c_seconds=run.seconds,
                              digest=lib.digest)
         finally:
             lib.rc_free()
