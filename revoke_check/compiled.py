@@ -51,7 +51,7 @@ from .semantics import Semantics
 __all__ = ["generate_c", "load", "explore", "find_compiler", "CompileError", "cache_dir",
            "Layout"]
 
-RUNTIME_VERSION = 4
+RUNTIME_VERSION = 5
 
 
 class CompileError(RuntimeError):
@@ -341,6 +341,7 @@ typedef struct {
   int64_t lo_edges;
   double seconds;
   int64_t alloc_bytes;     /* the same, allocated (realloc'd capacity not yet touched included) */
+  double cpu_seconds;      /* CPU time of the search (this process) */
 } rc_run;
 
 static uint8_t *arena; static uint32_t *parent; static via_t *via;
@@ -352,6 +353,7 @@ static uint64_t arena_peak;   /* most states held in the arena at once */
 static int tbits = 10;   /* log2 of the table size */
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
+static double cpu_now(void) { struct timespec t; clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
 
 static inline uint64_t hash_words(const uint64_t *w) {
   uint64_t h = 0x9E3779B97F4A7C15ull;
@@ -494,7 +496,7 @@ void rc_free(void) { free_all(); }
 int rc_layout(void) { return SB; }
 
 int rc_explore(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolog, int32_t lolog_cap) {
-  double t0 = now(), last = t0;
+  double t0 = now(), last = t0, c0 = cpu_now();
   free_all();
   memset(lo_adj, 0, sizeof lo_adj); lo_log = lolog; lo_log_cap = lolog_cap; lo_log_n = 0;
   r->status = 0; r->vkind = 0; r->vtrans = -1; r->vstate = -1;
@@ -563,7 +565,7 @@ done:
   free(buf);
   r->distinct = (int64_t)n_states; r->edges = edges; r->maxdepth = maxdepth;
   r->bytes = mem_bytes(); r->alloc_bytes = alloc_bytes(); r->lo_edges = lo_log_n;
-  r->seconds = now() - t0;
+  r->seconds = now() - t0; r->cpu_seconds = cpu_now() - c0;
   return r->status;
 }
 """
@@ -578,7 +580,8 @@ class _Run(ctypes.Structure):
                 ("status", ctypes.c_int32), ("vkind", ctypes.c_int32), ("vtrans", ctypes.c_int32),
                 ("vstate", ctypes.c_int64), ("distinct", ctypes.c_int64), ("edges", ctypes.c_int64),
                 ("maxdepth", ctypes.c_int64), ("bytes", ctypes.c_int64), ("lo_edges", ctypes.c_int64),
-                ("seconds", ctypes.c_double), ("alloc_bytes", ctypes.c_int64)]
+                ("seconds", ctypes.c_double), ("alloc_bytes", ctypes.c_int64),
+                ("cpu_seconds", ctypes.c_double)]
 
 
 def cache_dir() -> Path:
@@ -702,6 +705,7 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
             if stats is not None:
                 stats.update(bytes=run.bytes, alloc_bytes=run.alloc_bytes,
                              state_bytes=lib.rc_layout(), c_seconds=run.seconds,
+                             c_cpu_seconds=run.cpu_seconds,
                              digest=lib.digest)
         finally:
             lib.rc_free()

@@ -117,7 +117,7 @@ def run_spin(text: str, workdir, *, max_depth: int = 1_000_000, hash_bits: int =
 
     Returns ``{"stored", "matched", "transitions", "depth", "seconds", "memory_mb",
     "state_vector", "memory_mb", "states_mb", "rss_mb"}`` from pan's report
-    (``rss_mb``: pan's peak resident set); raises :class:`SpinError` if pan reports an
+    (``rss_mb``: pan's peak resident set, ``cpu_seconds``: its user + system time); raises :class:`SpinError` if pan reports an
     error or a truncated search (depth limit), so a count it returns is a full one.
     """
     wd = Path(workdir)
@@ -158,5 +158,5 @@ def run_spin(text: str, workdir, *, max_depth: int = 1_000_000, hash_bits: int =
             "state_vector": num(r"State-vector (\d+) byte"),
             "memory_mb": num(r"([\d.]+)\s+total actual memory usage", float),
             "states_mb": num(r"([\d.]+)\s+actual memory usage for states", float),
-            "rss_mb": ru.ru_maxrss / 1024,
+            "rss_mb": ru.ru_maxrss / 1024, "cpu_seconds": ru.ru_utime + ru.ru_stime,
             "pan_seconds": num(r"elapsed time ([\d.e+-]+) seconds", float), "seconds": secs}
