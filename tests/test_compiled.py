@@ -178,6 +178,13 @@ def test_cli_compiled(tmp_path):
     p = subprocess.run([sys.executable, "-m", "revoke_check.cli", "check", "-e", "nope"],
                        capture_output=True, text=True)
     assert p.returncode == 2 and "compiled" in p.stderr and "Traceback" not in p.stderr
+    p = subprocess.run([sys.executable, "-m", "revoke_check.cli", "export", "-f", "c", "-c", "tiny"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0 and "int rc_explore(" in p.stdout and "upstream on tiny" in p.stdout
+    p = subprocess.run([sys.executable, "-m", "revoke_check.cli", "check", "-e", "compiled",
+                        "-c", "wide", "--hash-compaction"], capture_output=True, text=True)
+    assert p.returncode == 3, p.stderr
+    assert "INCOMPLETE" in p.stdout and "holds (hash compaction, P(miss) <= ~" in p.stdout
 
 
 # --- hash compaction -------------------------------------------------------------

@@ -99,3 +99,12 @@ def test_cli_export_promela_runs_in_spin(tmp_path):
                         "--format", "promela", "-o", str(out)], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert run_spin(out.read_text(), tmp_path / "w")["stored"] == 97
+
+
+def test_cli_export_bad_input():
+    for args in (["-c", "nope"], ["-v", "nope"], ["--format", "dot"]):
+        p = subprocess.run([sys.executable, "-m", "revoke_check.cli", "export", *args],
+                           capture_output=True, text=True)
+        assert p.returncode == 2 and "Traceback" not in p.stderr, args
+        last = p.stderr.strip().splitlines()[-1]
+        assert last.startswith(("revoke-check: error:", "Error:")), p.stderr
