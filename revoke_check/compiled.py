@@ -51,7 +51,7 @@ from .semantics import Semantics
 __all__ = ["generate_c", "load", "explore", "find_compiler", "CompileError", "cache_dir",
            "Layout"]
 
-RUNTIME_VERSION = 5
+RUNTIME_VERSION = 6
 
 
 class CompileError(RuntimeError):
@@ -331,7 +331,7 @@ typedef struct {
   double progress_secs;    /* <= 0: no progress lines */
   int32_t check_lock_order;
   int32_t hash_compact;    /* 1: store 64-bit fingerprints, not states (may miss states) */
-  int32_t status;          /* 0 complete, 1 violation, 2 model error, 3 state limit, 4 time limit, 5 out of memory */
+  int32_t status;          /* 0 complete, 1 violation, 2 model error, 3 state limit, 4 time limit, 5 out of memory, 6 interrupted */
   int32_t vkind;           /* 1 invariant at vstate, 2 terminal at vstate, 3 step assertion, 4 lock order */
   int32_t vtrans;
   int64_t vstate;
@@ -493,11 +493,14 @@ int64_t rc_path(int64_t i, int32_t *out, int64_t cap_out) {
 
 void rc_free(void) { free_all(); }
 
+static volatile int stop_requested;
+void rc_stop(void) { stop_requested = 1; }   /* from another thread: Ctrl-C */
+
 int rc_layout(void) { return SB; }
 
 int rc_explore(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolog, int32_t lolog_cap) {
   double t0 = now(), last = t0, c0 = cpu_now();
-  free_all();
+  free_all(); stop_requested = 0;
   memset(lo_adj, 0, sizeof lo_adj); lo_log = lolog; lo_log_cap = lolog_cap; lo_log_n = 0;
   r->status = 0; r->vkind = 0; r->vtrans = -1; r->vstate = -1;
   int64_t edges = 0, maxdepth = 0, depth_i = 0;
@@ -558,6 +561,7 @@ int rc_explore(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolog, 
         fflush(stderr);
       }
       if (r->max_seconds > 0 && t - t0 > r->max_seconds) { r->status = 4; goto done; }
+      if (stop_requested) { r->status = 6; goto done; }
     }
     if (r->max_states >= 0 && (int64_t)n_states > r->max_states) { r->status = 3; goto done; }
   }
@@ -656,6 +660,7 @@ def _bind(lib, digest, so, key):
     lib.rc_path.argtypes = [ctypes.c_int64, ctypes.POINTER(ctypes.c_int32), ctypes.c_int64]
     lib.rc_path.restype = ctypes.c_int64
     lib.rc_free.restype = None
+    lib.rc_stop.restype = None
     lib.rc_layout.restype = ctypes.c_int
     lib.digest, lib.path = digest, so
     _LOADED[key] = lib
@@ -697,7 +702,7 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
                check_lock_order=1 if checks.lock_order else 0,
                hash_compact=1 if hash_compaction else 0)
     with _LOCK:
-        lib.rc_explore(ctypes.byref(run), cov, reached_c, lolog, lo_cap)
+        _run_interruptibly(lib, run, cov, reached_c, lolog, lo_cap)
         try:
             path = None
             if run.status in (1, 2):
@@ -717,6 +722,10 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
         res.seconds = time.monotonic() - t0
         return res
 
+    if run.status == 6:
+        res.verdict = INCOMPLETE
+        res.message = res.incomplete_reason = "interrupted"
+        return done()
     if run.status == 5:
         res.verdict, res.message = INCOMPLETE, "out of memory (compiled engine)"
         res.incomplete_reason = res.message
@@ -780,6 +789,31 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
         res.verdict = VACUOUS
         res.message = "no witness reached for " + ", ".join(vac)
     return done()
+
+
+def _run_interruptibly(lib, run, *args):
+    """The C search in a worker thread, so that Ctrl-C stops it (as an incomplete search).
+
+    Completion is signalled by an Event, not by Thread.join: an interrupted join can
+    mark a still running thread as finished (CPython gh-90882), and the search's
+    arrays must not be freed under it.
+    """
+    finished = threading.Event()
+
+    def work():
+        try:
+            lib.rc_explore(ctypes.byref(run), *args)
+        finally:
+            finished.set()
+    threading.Thread(target=work, daemon=True).start()
+    stopping = False
+    while not finished.is_set():
+        try:
+            finished.wait(0.2)
+        except KeyboardInterrupt:
+            if not stopping:
+                lib.rc_stop()
+                stopping = True
 
 
 def _path(lib, i: int) -> list:

@@ -242,3 +242,27 @@ def test_unwritable_cache_falls_back(monkeypatch, capsys, tmp_path):
     r = check("tiny", None, None, engine="compiled")
     assert r.engine == "explicit" and r.distinct_states == 97
     assert "compiled engine unavailable (cannot build in" in capsys.readouterr().err
+
+
+@needs_cc
+def test_ctrl_c_stops_the_search_as_incomplete(monkeypatch):
+    """Ctrl-C during the C search: the search stops, the result says incomplete, nothing crashes."""
+    import _thread
+    import threading
+    import tomllib
+    from pathlib import Path
+    from model.config import parse_config
+    from model.variants import get_protocol
+    from properties import get_properties
+    raw = tomllib.loads((Path(__file__).resolve().parent.parent / "benchmarks" / "configs.toml").read_text())
+    m = get_protocol(None).build(parse_config("wide3", raw["wide3"]))   # 3.8M states: seconds of search
+    c = compile_checks(m, get_properties(["deadlock-free"]))
+    orig = compiled._run_interruptibly
+
+    def interrupted(lib, run, *args):
+        threading.Timer(0.3, _thread.interrupt_main).start()
+        return orig(lib, run, *args)
+    monkeypatch.setattr(compiled, "_run_interruptibly", interrupted)
+    r = compiled.explore(m, c)
+    assert r.verdict == "incomplete" and r.message == "interrupted"
+    assert 0 < r.distinct_states < 3793464
