@@ -113,7 +113,7 @@ def cexpr(e, names: _Names | None = None) -> str:
         return f"({a[0]} ? {a[1]} : {a[2]})"
     if o in ("+", "-", "==", "!=", "<", "<="):
         return f"({a[0]} {o} {a[1]})"
-    raise ValueError(f"operator {o!r} has no C translation")
+    raise CompileError(f"operator {o!r} has no C translation")
 
 
 class Layout:
@@ -125,10 +125,12 @@ class Layout:
         for v in vars_:
             span = v.domain.hi - v.domain.lo
             if span < 0:
-                raise ModelError(f"{v.name}: empty domain {v.domain.lo}..{v.domain.hi}")
+                raise CompileError(f"{v.name}: empty domain {v.domain.lo}..{v.domain.hi}")
             b = span.bit_length()
-            if b > 32:
-                raise ModelError(f"{v.name}: domain {v.domain.lo}..{v.domain.hi} too wide")
+            if not (-2**20 <= v.domain.lo and v.domain.hi <= 2**20):
+                # C evaluates in int: with values this small no sum or difference of the
+                # model's expressions can overflow; wider domains run on the Python engine
+                raise CompileError(f"{v.name}: domain {v.domain.lo}..{v.domain.hi} outside -2^20..2^20")
             if used + b > 64:
                 word, used = word + 1, 0
             self.fields.append((word, used, b, v.domain.lo))
