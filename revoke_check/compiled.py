@@ -51,7 +51,7 @@ from .semantics import Semantics
 __all__ = ["generate_c", "load", "explore", "find_compiler", "CompileError", "cache_dir",
            "Layout"]
 
-RUNTIME_VERSION = 6
+RUNTIME_VERSION = 7
 
 
 class CompileError(RuntimeError):
@@ -432,8 +432,8 @@ static int64_t append(const uint64_t *w) {
 }
 
 /* find or insert the packed state w: returns its id, *fresh = 1 if new; -1 out of memory */
-static int64_t intern(const uint64_t *w, int *fresh) {
-  uint64_t hh = hash_words(w), h = hh & tmask;
+static int64_t intern(const uint64_t *w, uint64_t hh, int *fresh) {
+  uint64_t h = hh & tmask;
   uint32_t tag = tbits >= 32 ? 0 : TAG(hh);
   while (table[h]) {
     uint32_t x = table[h];
@@ -471,8 +471,8 @@ static int grow_fptable(void) {
   return 0;
 }
 
-static int64_t hc_intern(const uint64_t *w, int *fresh) {
-  uint64_t fp = hash_words(w) & FP_MASK;
+static int64_t hc_intern(const uint64_t *w, uint64_t hh, int *fresh) {
+  uint64_t fp = hh & FP_MASK;
   if (!fp) fp = 1;
   uint64_t h = fp & tmask;
   while (fptable[h]) {
@@ -508,14 +508,14 @@ int rc_explore(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolog, 
   int64_t edges = 0, maxdepth = 0, depth_i = 0;
   uint64_t level_end = 1;
   int *buf = malloc(sizeof(int) * NV * (NT ? NT : 1)), tis[NT ? NT : 1], s[NV];
-  uint64_t w[NW];
+  uint64_t w[NW], W[NT ? NT : 1][NW], H[NT ? NT : 1];
   hc = r->hash_compact != 0;
   if (hc) fptable = calloc(1024, sizeof(uint64_t)); else table = calloc(1024, sizeof(uint32_t));
   tmask = 1023;
   if (!buf || !(hc ? (void *)fptable : (void *)table)) { r->status = 5; goto done; }
   int fresh;
   pack(INIT, w);
-  if ((hc ? hc_intern(w, &fresh) : intern(w, &fresh)) < 0) { r->status = 5; goto done; }
+  if ((hc ? hc_intern(w, hash_words(w), &fresh) : intern(w, hash_words(w), &fresh)) < 0) { r->status = 5; goto done; }
   parent[0] = 0; via[0] = 0;
   witness_state(INIT, reached);
   if (!inv_ok(INIT)) { r->status = 1; r->vkind = 1; r->vstate = 0; goto done; }
@@ -533,6 +533,13 @@ int rc_explore(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolog, 
     int k = successors(s, buf, tis, &err_ti);
     if (k < 0) { r->status = 2; r->vstate = (int64_t)i; r->vtrans = err_ti; goto done; }
     if (k == 0 && terminal_bad(s)) { r->status = 1; r->vkind = 2; r->vstate = (int64_t)i; goto done; }
+    /* pack and hash every successor first and prefetch their table slots, so that the
+       cache misses of the lookups below overlap (a hint only: no effect on the search) */
+    for (int j = 0; j < k; j++) {
+      pack(buf + j * NV, W[j]); H[j] = hash_words(W[j]);
+      if (hc) __builtin_prefetch(&fptable[(H[j] & FP_MASK ? H[j] & FP_MASK : 1) & tmask]);
+      else __builtin_prefetch(&table[H[j] & tmask]);
+    }
     for (int j = 0; j < k; j++) {
       int ti = tis[j];
       edges++; coverage[ti]++;
@@ -542,8 +549,11 @@ int rc_explore(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolog, 
         r->status = 1; r->vkind = 4; r->vstate = (int64_t)i; r->vtrans = ti; goto done;
       }
       const int *ns = buf + j * NV;
-      pack(ns, w);
-      int64_t id = hc ? hc_intern(w, &fresh) : intern(w, &fresh);
+      if (!hc && j + 1 < k) {   /* the next lookup's stored state, likely compared */
+        uint32_t x = table[H[j + 1] & tmask];
+        if (x) __builtin_prefetch(arena + (uint64_t)(SLOT_ID(x) - 1) * SB);
+      }
+      int64_t id = hc ? hc_intern(W[j], H[j], &fresh) : intern(W[j], H[j], &fresh);
       if (id < 0) { r->status = 5; goto done; }
       if (!fresh) continue;
       parent[id] = (uint32_t)i; via[id] = (via_t)ti;
