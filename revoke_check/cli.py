@@ -105,7 +105,7 @@ def summary_line(r: Result) -> str:
     what = {"holds": "holds", "violated": f"VIOLATED: {r.property}", "incomplete": "INCOMPLETE",
             "error": "ERROR", "vacuous": "VACUOUS"}[r.verdict]
     bound = f", bound {r.bound}" if r.bound is not None else ""
-    if r.engine != "explicit":  # z3 engines count depths, not states
+    if r.engine not in ("explicit", "compiled"):  # z3 engines count depths, not states
         proof = f", proof {r.proof}" if r.proof is not None else ""
         depth = f"depth {r.depth}, " if r.engine != "spacer" or r.trace is not None else ""
         return f"{r.variant} on {r.config} [{r.engine}{bound}]: {what} -- {depth}{proof.lstrip(', ')}{', ' if proof else ''}{r.seconds:.2f}s"
@@ -137,7 +137,8 @@ def print_result(r: Result, as_json: bool):
               help="Variant name, or FILE.py:NAME for a variant of your own.")
 @click.option("--property", "-p", "props", multiple=True, help="Check only these (repeatable).")
 @click.option("--engine", "-e", default="explicit", show_default=True,
-              help="explicit (BFS, exhaustive), bmc (z3, bounded), kind (z3 k-induction), "
+              help="explicit (BFS, exhaustive), compiled (the same BFS in C, built with the system C "
+                   "compiler; progress on stderr every 2s), bmc (z3, bounded), kind (z3 k-induction), "
                    "spacer (z3 Horn clauses), or all.")
 @click.option("--depth", type=click.IntRange(0), default=None,
               help="Bound for bmc / largest k for kind (default 40).")
@@ -148,6 +149,9 @@ def print_result(r: Result, as_json: bool):
 @click.option("--max-states", type=click.IntRange(1), default=None, help="Stop (incomplete) after N states.")
 @click.option("--max-seconds", type=click.FloatRange(0, min_open=True), default=None,
               help="Stop (incomplete) after N seconds.")
+@click.option("--hash-compaction", is_flag=True,
+              help="compiled: store 64-bit fingerprints only (less memory; may miss states, so "
+                   "no violation is reported as incomplete, exit 3, never holds).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--trace-out", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Save the counterexample trace as JSON.")
@@ -158,9 +162,12 @@ def print_result(r: Result, as_json: bool):
 @click.option("--kernel-src", type=click.Path(file_okay=False, exists=True), default=None,
               help="Kernel tree root: SARIF locations get the line of each function.")
 def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_states,
-          max_seconds, as_json, trace_out, junit_out, sarif_out, kernel_src):
+          max_seconds, hash_compaction, as_json, trace_out, junit_out, sarif_out, kernel_src):
     """Check properties of a variant on a config."""
     from .run import ENGINES, check as run_check
+    if hash_compaction and (engine != "compiled" or junit_out or sarif_out):
+        raise click.BadParameter("needs --engine compiled (and no --junit/--sarif)",
+                                 param_hint="--hash-compaction")
     if engine == "all":
         results = [run_check(config, variant, list(props), engine=e, max_states=max_states,
                              max_seconds=max_seconds, depth=depth, lemmas=not no_lemmas)
@@ -184,7 +191,9 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
             click.echo(f"\r  {n} states, {done} expanded, {secs:.0f}s", err=True, nl=False)
     r = run_check(config, variant, list(props), engine=engine, max_states=max_states,
                   max_seconds=max_seconds, depth=depth, progress=progress if engine == "explicit" else None,
-                  lemmas=not no_lemmas, show_invariant=show_invariant)
+                  lemmas=not no_lemmas, show_invariant=show_invariant,
+                  progress_secs=2.0 if engine == "compiled" else 0.0,
+                  hash_compaction=hash_compaction)
     if progress:
         click.echo("\r" + " " * 60 + "\r", err=True, nl=False)
     if trace_out and r.trace is not None:
@@ -462,6 +471,34 @@ def reduce(trace_file, out):
     click.echo(render_text(r))
 
 
+
+
+@main.command("export")
+@click.option("--config", "-c", default="default", show_default=True, help="Named config.")
+@click.option("--variant", "-v", default="upstream", show_default=True, help="Variant name or FILE.py:NAME.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["promela", "c"]), default="promela",
+              show_default=True,
+              help="promela: the transition system for SPIN; c: the compiled engine's C source.")
+@click.option("--output", "-o", "out", type=click.Path(dir_okay=False), default=None,
+              help="Write to FILE (default: stdout).")
+def export_model(config, variant, fmt, out):
+    """Export the model's transition system (Promela for SPIN, or the compiled engine's C)."""
+    from .run import build
+    model, checks = build(config, variant, None)
+    if fmt == "promela":
+        from .promela import to_promela
+        text = to_promela(model)
+    else:
+        from .compiled import generate_c
+        text = generate_c(model, checks)
+    if out:
+        try:
+            with open(out, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as e:
+            _fail2(f"{out}: {e.strerror}")
+    else:
+        click.echo(text, nl=False)
 
 
 @main.command()

@@ -9,7 +9,7 @@ from .result import Result
 
 __all__ = ["build", "check", "ENGINES"]
 
-ENGINES = ("explicit", "bmc", "kind", "spacer")
+ENGINES = ("explicit", "compiled", "bmc", "kind", "spacer")
 Z3_ENGINES = ("bmc", "kind", "spacer")
 
 
@@ -23,20 +23,30 @@ def build(config: str, variant: str | None, properties=None):
 
 def check(config: str = "default", variant: str | None = None, properties=None, *,
           engine: str = "explicit", max_states=None, max_seconds=None, depth=None,
-          progress=None, lemmas: bool = True, show_invariant: bool = False) -> Result:
+          progress=None, lemmas: bool = True, show_invariant: bool = False,
+          progress_secs: float = 0.0, stats: dict | None = None,
+          hash_compaction: bool = False) -> Result:
     from .provenance import provenance
+    if hash_compaction and engine != "compiled":
+        raise ValueError("--hash-compaction needs --engine compiled")
     model, checks = build(config, variant, properties)
     r = _check(model, checks, engine=engine, max_states=max_states, max_seconds=max_seconds,
-               depth=depth, progress=progress, lemmas=lemmas, show_invariant=show_invariant)
+               depth=depth, progress=progress, lemmas=lemmas, show_invariant=show_invariant,
+               progress_secs=progress_secs, stats=stats, hash_compaction=hash_compaction)
     r.provenance = provenance(model)
     return r
 
 
 def _check(model, checks, *, engine, max_states, max_seconds, depth, progress, lemmas,
-           show_invariant) -> Result:
+           show_invariant, progress_secs=0.0, stats=None, hash_compaction=False) -> Result:
     if engine == "explicit":
         return explore(model, checks, max_states=max_states, max_seconds=max_seconds,
                        progress=progress)
+    if engine == "compiled":   # the same search in C; the Python engine if there is no compiler
+        from .compiled import explore_or_fallback
+        return explore_or_fallback(model, checks, max_states=max_states, max_seconds=max_seconds,
+                                   progress_secs=progress_secs, stats=stats,
+                                   hash_compaction=hash_compaction)
     if engine in Z3_ENGINES:
         skipped = list(checks.lock_order)
         if skipped and len(skipped) == len(checks.properties):

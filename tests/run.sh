@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Set up and run the test suite on a fresh machine (Python 3.11, Debian):
-# system packages the tests use (chromium for the HTML report test), a venv
+# system packages the tests use (chromium for the HTML report test, spin for the
+# Promela cross-check; gcc for both SPIN and the compiled engine), a venv
 # with the project and its test extras, then pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v spin >/dev/null 2>&1 || need+=(spin)   # the SPIN cross-check of the Promela export
+command -v gcc >/dev/null 2>&1 || need+=(gcc)     # pan and the compiled engine
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "tests/run.sh: installing ${need[*]} with apt-get" >&2
@@ -14,7 +17,7 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq >/dev/null || true
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   else
-    echo "tests/run.sh: please install ${need[*]} (Debian packages); the browser test needs it" >&2
+    echo "tests/run.sh: please install ${need[*]} (Debian packages); the browser test and the SPIN cross-check need them" >&2
   fi
 fi
 
