@@ -106,6 +106,7 @@ class Model:
     v: Vars
     locks: list = field(default_factory=list)   # LockInstance
     spec: str = ""          # the variant as given (name or FILE.py:NAME)
+    protocol: str = "vfio-dmabuf"   # the protocol family (model/protocols.py)
 
     def var(self, name: str) -> Var:
         for x in self.vars:
@@ -176,6 +177,7 @@ class Protocol:
     injects: dict = field(default_factory=dict)      # key -> Attr
     settings: dict = field(default_factory=dict)     # key -> Attr
     spec: str = ""                                    # the variant as given
+    family: str = "vfio-dmabuf"                       # the protocol it belongs to (model/protocols.py)
 
     # --- declarations (upstream's modules and variants alike) ----------------
     def add_object_kind(self, kind: ObjectKind):
@@ -418,6 +420,8 @@ class Protocol:
                       actor_kinds=dict(self.actor_kinds))
         sb = StateBuilder()
         v, locks = self._declare_state(sb, cfg)
+        from . import irq as _irq   # interrupt context (a no-op for protocols without IRQ threads)
+        irq_info = _irq.prepare(self, cfg, plan, sb, v, locks)
         threads, transitions = [], []
         pcs = {name: sb.var(f"pc[{name}]", ENUM(DONE), 0) for name, *_ in plan}
         v.pcs = pcs
@@ -441,8 +445,9 @@ class Protocol:
         for th in threads:
             names = tuple(n.removeprefix("thread:entry/") for n in th.pc.domain.names)
             th.pc = sb.set_domain(th.pc, ENUM(*names))
+        _irq.finish(irq_info, v, threads, transitions, locks, sb.init)
         return Model(cfg, self.name, list(sb.vars), tuple(sb.init), threads, transitions, v,
-                     locks, self.spec or self.name)
+                     locks, self.spec or self.name, self.family)
 
 
 def _read_user_file(path):
