@@ -13,9 +13,11 @@ ENGINES = ("explicit", "bmc", "kind", "spacer")
 Z3_ENGINES = ("bmc", "kind", "spacer")
 
 
-def build(config: str, variant: str | None, properties=None):
-    """(model, checks) for the given names; raises the domain errors on bad names."""
-    p = get_protocol(variant)
+def build(config: str, variant: str | None, properties=None, protocol: str | None = None):
+    """(model, checks) for the given names; raises the domain errors on bad names.
+
+    ``protocol`` names the protocol (model/protocols.py; default vfio-dmabuf)."""
+    p = get_protocol(variant, protocol=protocol)
     model = p.build(p.config(config))
     checks = compile_checks(model, get_properties(properties, p))
     return model, checks
@@ -23,9 +25,10 @@ def build(config: str, variant: str | None, properties=None):
 
 def check(config: str = "default", variant: str | None = None, properties=None, *,
           engine: str = "explicit", max_states=None, max_seconds=None, depth=None,
-          progress=None, lemmas: bool = True, show_invariant: bool = False) -> Result:
+          progress=None, lemmas: bool = True, show_invariant: bool = False,
+          protocol: str | None = None) -> Result:
     from .provenance import provenance
-    model, checks = build(config, variant, properties)
+    model, checks = build(config, variant, properties, protocol)
     r = _check(model, checks, engine=engine, max_states=max_states, max_seconds=max_seconds,
                depth=depth, progress=progress, lemmas=lemmas, show_invariant=show_invariant)
     r.provenance = provenance(model)
