@@ -18,9 +18,9 @@ A protocol that declares an actor kind with ``irq=True`` (or gives actors the
   *other* thread of its CPU has interrupts disabled (a CPU with interrupts
   off does not switch tasks);
 * lockdep's usage bits as ghost state, per declared lock class ``L``:
-  ``lockdep.in_hardirq[L]`` (taken in hard-IRQ context: IN-HARDIRQ-W) and
-  ``lockdep.hardirq_on[L]`` (taken with interrupts enabled: HARDIRQ-ON-W), and
-  per ordered pair of classes ``lockdep.dep[A->B]`` (B taken, blocking, while
+  ``lockdep_in_hardirq[L]`` (taken in hard-IRQ context: IN-HARDIRQ-W) and
+  ``lockdep_hardirq_on[L]`` (taken with interrupts enabled: HARDIRQ-ON-W), and
+  per ordered pair of classes ``lockdep_dep[A -> B]`` (B taken, blocking, while
   A is held).  They are set by the acquiring transition (an owner field set
   to the thread), from the pre-state, exactly as lockdep's
   ``mark_lock``/``check_prev_add`` record them.  The properties of
@@ -110,12 +110,12 @@ def prepare(protocol, cfg, plan, sb, v, locks) -> IrqInfo | None:
     classes = list(dict.fromkeys(li.decl.lock_class for li in locks))
     info.classes = classes
     for c in classes:
-        info.in_hardirq_use[c] = sb.var(f"lockdep.in_hardirq[{c}]", BOOL, 0)
-        info.hardirq_on_use[c] = sb.var(f"lockdep.hardirq_on[{c}]", BOOL, 0)
+        info.in_hardirq_use[c] = sb.var(f"lockdep_in_hardirq[{c}]", BOOL, 0)
+        info.hardirq_on_use[c] = sb.var(f"lockdep_hardirq_on[{c}]", BOOL, 0)
     for a in classes:
         for b in classes:
             if a != b:
-                info.dep[a, b] = sb.var(f"lockdep.dep[{a} -> {b}]", BOOL, 0)
+                info.dep[a, b] = sb.var(f"lockdep_dep[{a} -> {b}]", BOOL, 0)
     return info
 
 
@@ -180,7 +180,7 @@ def irqs_enabled(t):
 
 
 def _flags(t, name):
-    return t.local(f"flags.{name}", BOOL, 0)
+    return t.local(f"flags_{name}", BOOL, 0)
 
 
 def local_irq_save(t, name: str = "flags") -> dict:

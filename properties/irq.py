@@ -1,7 +1,7 @@
 """Lockdep's interrupt-state rules, for any protocol with interrupt context (model/irq.py).
 
-Both read the ghost usage bits the build adds (``lockdep.in_hardirq[L]``,
-``lockdep.hardirq_on[L]``, ``lockdep.dep[A -> B]``), so they are invariants
+Both read the ghost usage bits the build adds (``lockdep_in_hardirq[L]``,
+``lockdep_hardirq_on[L]``, ``lockdep_dep[A -> B]``), so they are invariants
 that every engine checks (explicit, bmc, kind, spacer):
 
 * ``irq-inconsistent-lock-state``: no lock class is both taken in hard-IRQ

@@ -20,8 +20,8 @@ __all__ = ["IRQ_PROPERTIES", "render_irq_report", "usage_events"]
 
 IRQ_PROPERTIES = ("irq-safe-to-unsafe", "irq-inconsistent-lock-state")
 
-_USE = re.compile(r"^lockdep\.(in_hardirq|hardirq_on)\[(.*)\]$")
-_DEP = re.compile(r"^lockdep\.dep\[(.*) -> (.*)\]$")
+_USE = re.compile(r"^lockdep_(in_hardirq|hardirq_on)\[(.*)\]$")
+_DEP = re.compile(r"^lockdep_dep\[(.*) -> (.*)\]$")
 
 
 def usage_events(trace: Trace) -> dict:
@@ -45,7 +45,7 @@ def _state(trace: Trace) -> dict:
 
 
 def _usage(st: dict, c: str) -> str:
-    hard, on = st.get(f"lockdep.in_hardirq[{c}]"), st.get(f"lockdep.hardirq_on[{c}]")
+    hard, on = st.get(f"lockdep_in_hardirq[{c}]"), st.get(f"lockdep_hardirq_on[{c}]")
     return "{" + ("?" if hard and on else "-" if hard else "+" if on else ".") + "...}"
 
 
@@ -77,7 +77,7 @@ def render_irq_report(trace: Trace) -> str:
     fill = {"variant": trace.variant, "config": trace.config}
     if trace.property == "irq-inconsistent-lock-state":
         bad = [c for (kind, *rest), _ in ev.items() if kind == "in_hardirq" for c in rest
-               if st.get(f"lockdep.hardirq_on[{c}]")]
+               if st.get(f"lockdep_hardirq_on[{c}]")]
         if not bad:
             return ""
         c = bad[0]
@@ -96,7 +96,7 @@ def render_irq_report(trace: Trace) -> str:
         return "\n".join(out)
     # irq-safe-to-unsafe: the dependency A -> B with A HARDIRQ-safe and B HARDIRQ-unsafe
     pairs = [(a, b) for (kind, *rest), _ in ev.items() if kind == "dep" for a, b in [rest]
-             if st.get(f"lockdep.in_hardirq[{a}]") and st.get(f"lockdep.hardirq_on[{b}]")]
+             if st.get(f"lockdep_in_hardirq[{a}]") and st.get(f"lockdep_hardirq_on[{b}]")]
     if not pairs:
         return ""
     a, b = pairs[0]

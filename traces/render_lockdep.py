@@ -74,7 +74,7 @@ def lock_ops(trace: Trace) -> list[LockOp]:
         if any(var.startswith("in_hardirq[") and b is True for var, (a, b) in s.changes.items()):
             mine.append(LockOp(k, s.thread, "<Interrupt>", None))
         for var, (a, b) in s.changes.items():
-            if var.startswith("pc[") or var.startswith(("irqs_off[", "in_hardirq[", "lockdep.")):
+            if var.startswith("pc[") or var.startswith(("irqs_off[", "in_hardirq[", "lockdep_")):
                 continue
             ex = _lock_expr(var, trace.locks)
             if ex is None and _owner_like(var, a, b, threads):
