@@ -11,9 +11,10 @@ A protocol that declares an actor kind with ``irq=True`` (or gives actors the
   running on that CPU;
 * the rules of a CPU, added as guard conjuncts to the compiled transitions
   (:func:`finish`): an IRQ handler thread (one interrupt arrival) may take its
-  first step only when its CPU has interrupts enabled and runs no other
-  handler (hard IRQs do not nest); from then until it ends, no other thread
-  of that CPU steps (the handler runs to completion on the interrupted CPU).
+  arrival step (``irq_enter``, added before its first statement) only when
+  its CPU has interrupts enabled and runs no other handler (hard IRQs do not
+  nest); from then until it ends, no other thread of that CPU steps (the
+  handler runs to completion on the interrupted CPU, or spins there forever).
   A process-context thread steps only while no handler runs on its CPU and no
   *other* thread of its CPU has interrupts disabled (a CPU with interrupts
   off does not switch tasks);
@@ -119,24 +120,45 @@ def prepare(protocol, cfg, plan, sb, v, locks) -> IrqInfo | None:
     return info
 
 
-def finish(info: IrqInfo | None, v, model_threads, transitions, locks, init) -> None:
-    """Add the CPU rules to the guards and the lockdep usage bits to the updates."""
+def _arrival(info, v, th, transitions, sb):
+    """The interrupt's arrival: a step of its own (pc ``irq_enter``, the handler's new first
+    label) from which the handler's first statement follows; so an interrupt arrives whatever
+    its first statement waits for (a lock its CPU holds: the CPU then spins forever)."""
+    from .lang import Transition
+    c = info.cpu_of[th.name]
+    off, hard = info.irqs_off[c], info.in_hardirq[c]
+    first = sb.init[th.pc.slot]
+    names = th.pc.domain.names
+    entry = names[first].split(":", 1)[0]
+    th.pc = sb.set_domain(th.pc, ENUM(*names, f"{entry}:irq_enter"))
+    at = len(names)
+    sb.init[th.pc.slot] = at
+    th.finals = frozenset({0} | ({at} if first in th.finals else set()))
+    transitions.append(Transition(
+        index=len(transitions), thread=th.name, label=f"{entry}:irq_enter", pc_slot=th.pc.slot,
+        pc_value=at, target=names[first], guard=and_(off == NONE, ~hard),
+        updates={hard.slot: Const(1), th.pc.slot: Const(first)}, choice=None,
+        note=f"a hard interrupt arrives on CPU{info.cpus[c]}", source="kernel/softirq.c:irq_enter_rcu",
+        doc=f"A hard IRQ arrives on CPU{info.cpus[c]} (interrupts enabled there, no handler running): "
+            f"hard-IRQ context begins and the CPU's other threads wait until the handler returns.",
+        events=(), proc=entry, local_label="irq_enter"))
+
+
+def finish(info: IrqInfo | None, v, model_threads, transitions, locks, sb) -> None:
+    """Add the interrupts' arrivals, the CPU rules to the guards and the lockdep usage bits."""
     if info is None:
         return
     owners_slot = {li.owner.slot: li for li in locks}
-    first_pc = {th.name: init[th.pc.slot] for th in model_threads}
+    for th in model_threads:
+        if th.name in info.irq_threads:
+            _arrival(info, v, th, transitions, sb)
     for tr in transitions:
         c = info.cpu_of[tr.thread]
         off, hard = info.irqs_off[c], info.in_hardirq[c]
         me = Const(v.owner(tr.thread))         # the thread's value in an owner field
         is_irq = tr.thread in info.irq_threads
         if is_irq:
-            if tr.pc_value == first_pc[tr.thread]:
-                # an interrupt arrives: only where interrupts are enabled, no handler running
-                tr.guard = and_(off == NONE, ~hard, tr.guard)
-                if tr.target != DONE:
-                    tr.updates[hard.slot] = Const(1)
-            if tr.target == DONE:
+            if tr.target == DONE:              # the handler returns: irq_exit
                 tr.updates[hard.slot] = Const(0)
         else:
             tr.guard = and_(~hard, or_(off == NONE, off == me), tr.guard)

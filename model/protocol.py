@@ -445,7 +445,7 @@ class Protocol:
         for th in threads:
             names = tuple(n.removeprefix("thread:entry/") for n in th.pc.domain.names)
             th.pc = sb.set_domain(th.pc, ENUM(*names))
-        _irq.finish(irq_info, v, threads, transitions, locks, sb.init)
+        _irq.finish(irq_info, v, threads, transitions, locks, sb)
         return Model(cfg, self.name, list(sb.vars), tuple(sb.init), threads, transitions, v,
                      locks, self.spec or self.name, self.family)
 
