@@ -107,6 +107,7 @@ class Model:
     locks: list = field(default_factory=list)   # LockInstance
     spec: str = ""          # the variant as given (name or FILE.py:NAME)
     refcount_slots: frozenset = frozenset()      # slots of fields declared refcount=True
+    protocol: str = "vfio-dmabuf"   # the protocol family (model/protocols.py)
 
     def var(self, name: str) -> Var:
         for x in self.vars:
@@ -178,6 +179,7 @@ class Protocol:
     settings: dict = field(default_factory=dict)     # key -> Attr
     spec: str = ""                                    # the variant as given
     fixed_by: str | None = None                       # the variant that fixes this one, if known
+    family: str = "vfio-dmabuf"                       # the protocol it belongs to (model/protocols.py)
 
     # --- declarations (upstream's modules and variants alike) ----------------
     def add_object_kind(self, kind: ObjectKind):
@@ -421,6 +423,8 @@ class Protocol:
                       actor_kinds=dict(self.actor_kinds))
         sb = StateBuilder()
         v, locks = self._declare_state(sb, cfg)
+        from . import irq as _irq   # interrupt context (a no-op for protocols without IRQ threads)
+        irq_info = _irq.prepare(self, cfg, plan, sb, v, locks)
         threads, transitions = [], []
         pcs = {name: sb.var(f"pc[{name}]", ENUM(DONE), 0) for name, *_ in plan}
         v.pcs = pcs
@@ -444,6 +448,7 @@ class Protocol:
         for th in threads:
             names = tuple(n.removeprefix("thread:entry/") for n in th.pc.domain.names)
             th.pc = sb.set_domain(th.pc, ENUM(*names))
+        _irq.finish(irq_info, v, threads, transitions, locks, sb)
         rc = frozenset(c.slot for f in self.fields if f.refcount
                        for c in (getattr(v, f.name).cells if f.kind else [getattr(v, f.name)]))
         for tr in transitions:
@@ -452,11 +457,11 @@ class Protocol:
             if decs:
                 tr.events = tuple(tr.events) + decs
         return Model(cfg, self.name, list(sb.vars), tuple(sb.init), threads, transitions, v,
-                     locks, self.spec or self.name, rc)
+                     locks, self.spec or self.name, refcount_slots=rc, protocol=self.family)
 
 
 def _may_decrease(e) -> bool:
-    """Could this update take a counter down (it subtracts, or sets a constant)?"""
+    """Could this update take a counter down (it subtracts)?"""
     from .expr import Op
     stack = [e]
     while stack:

@@ -157,3 +157,4 @@ class ActorKind:
     thread_name: Callable | None = None  # fn(target name) -> thread name
     idle: bool = False         # may stop at its first label (a work item never queued)
     wrap: tuple | None = None
+    irq: bool = False          # a hard-IRQ handler: one interrupt arrival (model/irq.py)

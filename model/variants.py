@@ -260,24 +260,27 @@ def file_sha256(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def get_protocol(name: str | None) -> Protocol:
-    """``upstream``, a built-in variant name, or ``FILE.py:NAME``; the protocol remembers the spec."""
+def get_protocol(name: str | None, protocol: str | None = None) -> Protocol:
+    """``upstream``, a built-in variant name, or ``FILE.py:NAME`` of ``protocol``
+    (default ``vfio-dmabuf``, see :mod:`model.protocols`); the protocol remembers the spec."""
+    from . import protocols
+    family = protocols.check_name(protocol)
     if name is None or name == "upstream":
-        p = upstream()
+        p = protocols.upstream_of(family)
         p.spec = "upstream"
         return p
     if not isinstance(name, str) or not name.strip():
         raise VariantError("empty variant name (use upstream, a variant name, or FILE.py:NAME)")
-    _load_builtin_series()
-    if name in VARIANTS:
-        fn = VARIANTS[name]
+    registry = protocols.variants_of(family)
+    if name in registry:
+        fn = registry[name]
     elif name.endswith(".py") or ".py:" in name:
         fn = load_variant_file(name)
     else:
-        raise VariantError(f"unknown variant {name!r} (known: upstream, {', '.join(VARIANTS)}; "
+        raise VariantError(f"unknown variant {name!r} of {family} (known: upstream, {', '.join(registry)}; "
                            f"or FILE.py:NAME)")
     label = getattr(fn, "variant_name", None) or name
-    p = upstream().copy(label, (fn.__doc__ or "").strip())
+    p = protocols.upstream_of(family).copy(label, (fn.__doc__ or "").strip())
     p.spec = name
     p.fixed_by = getattr(fn, "fixed_by", None)
     try:

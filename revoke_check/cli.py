@@ -15,7 +15,7 @@ import click
 
 from model.config import ConfigError
 from model.lang import ModelError
-from model.variants import VARIANTS, VariantError
+from model.variants import VariantError
 from properties import PROPERTIES, PropertyError
 from traces.render_text import render_text
 from traces.trace import TraceError
@@ -58,7 +58,7 @@ def _version() -> str:
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version(), "--version", "-V", prog_name="revoke-check")
 def main():
-    """Model checker for the vfio-pci dma-buf revoke and locking protocol.
+    """Model checker for the vfio-pci dma-buf revoke and locking protocol (and others: --protocol).
 
     Exit codes: 0 holds, 1 violated, 2 usage or model error (one line on
     stderr), 3 incomplete (a limit was reached), 4 vacuous (no witness of some
@@ -66,20 +66,30 @@ def main():
     """
 
 
+def protocol_option(fn):
+    """``--protocol NAME``: which protocol (model/protocols.py); default vfio-dmabuf."""
+    from model.protocols import DEFAULT, names
+    return click.option("--protocol", "protocol", default=None, metavar="NAME",
+                        help=f"The protocol: {', '.join(names())} (default {DEFAULT}).")(fn)
+
+
 @main.command("list")
 @click.option("--variant", "-v", default="upstream", show_default=True,
               help="Also list what this variant adds (configs, properties, actor kinds).")
-def list_cmd(variant):
+@protocol_option
+def list_cmd(variant, protocol):
     """List configs, variants and properties (and, with -v, what a variant adds)."""
+    from model import protocols
     from model.variants import get_protocol
-    p = get_protocol(variant)
+    p = get_protocol(variant, protocol=protocol)
+    click.echo(f"protocol: {p.family}  (known: {', '.join(protocols.names())})")
     click.echo("configs:")
     for name in p.configs:
         c = p.config(name)
         click.echo(f"  {name:<28} {c.doc}")
     click.echo("variants:")
     click.echo(f"  {'upstream':<28} the current kernel (default)")
-    for name, fn in VARIANTS.items():
+    for name, fn in protocols.variants_of(p.family).items():
         click.echo(f"  {name:<28} {fn.variant_doc.splitlines()[0] if fn.variant_doc else ''}")
     click.echo("properties:")
     for name, prop in p.properties.items():
@@ -93,11 +103,12 @@ def list_cmd(variant):
 @click.option("--variant", "-v", default="upstream", show_default=True,
               help="The schema of this variant's configs (variants may add keys).")
 @click.option("--file", "whole_file", is_flag=True, help="The schema of a whole configs file (named tables).")
-def schema(variant, whole_file):
+@protocol_option
+def schema(variant, whole_file, protocol):
     """Print the JSON Schema of a config, for editors to check and complete config files."""
     from model.config import file_schema
     from model.variants import get_protocol
-    p = get_protocol(variant)
+    p = get_protocol(variant, protocol=protocol)
     click.echo(json.dumps(file_schema(p) if whole_file else p.config_schema(), indent=1))
 
 
@@ -161,8 +172,9 @@ def print_result(r: Result, as_json: bool):
               help="Write SARIF 2.1.0: one result per violated property (each checked on its own).")
 @click.option("--kernel-src", type=click.Path(file_okay=False, exists=True), default=None,
               help="Kernel tree root: SARIF locations get the line of each function.")
+@protocol_option
 def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_states,
-          max_seconds, hash_compaction, as_json, trace_out, junit_out, sarif_out, kernel_src):
+          max_seconds, hash_compaction, as_json, trace_out, junit_out, sarif_out, kernel_src, protocol):
     """Check properties of a variant on a config."""
     from .run import ENGINES, check as run_check
     if hash_compaction and (engine != "compiled" or junit_out or sarif_out):
@@ -170,7 +182,8 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
                                  param_hint="--hash-compaction")
     if engine == "all":
         results = [run_check(config, variant, list(props), engine=e, max_states=max_states,
-                             max_seconds=max_seconds, depth=depth, lemmas=not no_lemmas)
+                             max_seconds=max_seconds, depth=depth, lemmas=not no_lemmas,
+                             protocol=protocol)
                    for e in ENGINES]
         if as_json:
             click.echo(json.dumps([r.to_json() for r in results], indent=1))
@@ -184,7 +197,7 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
                                  param_hint="--engine")
     if junit_out or sarif_out:
         _check_with_reports(config, variant, list(props), engine, max_states, max_seconds,
-                            as_json, trace_out, junit_out, sarif_out, kernel_src)
+                            as_json, trace_out, junit_out, sarif_out, kernel_src, protocol)
     progress = None
     if not as_json and sys.stderr.isatty():
         def progress(n, done, secs):
@@ -193,7 +206,7 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
                   max_seconds=max_seconds, depth=depth, progress=progress if engine == "explicit" else None,
                   lemmas=not no_lemmas, show_invariant=show_invariant,
                   progress_secs=2.0 if engine == "compiled" else 0.0,
-                  hash_compaction=hash_compaction)
+                  hash_compaction=hash_compaction, protocol=protocol)
     if progress:
         click.echo("\r" + " " * 60 + "\r", err=True, nl=False)
     if trace_out and r.trace is not None:
@@ -208,7 +221,8 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
 @click.option("--config", "-c", default=None, help="Replay on this config (default: the trace's).")
 @click.option("--property", "-p", "props", multiple=True,
               help="Check these properties (default: the one the trace violates; 'all' for every one).")
-def replay(trace_file, variant, config, props):
+@protocol_option
+def replay(trace_file, variant, config, props, protocol):
     """Re-execute a stored trace on the model and report what it violates."""
     from .replay import replay as do_replay
     from .run import build
@@ -219,7 +233,8 @@ def replay(trace_file, variant, config, props):
         props = [t.property] if t.property else []
     names = None if "all" in props else list(props)
     vspec, cspec = _trace_specs(t, variant, config)
-    model, checks = build(cspec, vspec, names)
+    from .provenance import protocol_of
+    model, checks = build(cspec, vspec, names, protocol or protocol_of(t))
     rr = do_replay(t, Semantics(model, checks))
     name = f"{t.variant} trace on {model.variant}/{model.config.name}"
     if not rr.ok:
@@ -248,11 +263,11 @@ def _trace_specs(t, variant=None, config=None):
 
 
 def _check_with_reports(config, variant, props, engine, max_states, max_seconds, as_json,
-                        trace_out, junit_out, sarif_out, kernel_src):
+                        trace_out, junit_out, sarif_out, kernel_src, protocol=None):
     """``check --junit/--sarif``: every property on its own, one Result each, then the reports."""
     from .reports import ReportError, check_each, worst_exit, write_reports
     results = check_each(config, variant, props, engine=engine, max_states=max_states,
-                         max_seconds=max_seconds)
+                         max_seconds=max_seconds, protocol=protocol)
     try:
         write_reports(results, junit=junit_out, sarif=sarif_out, kernel_src=kernel_src)
     except ReportError as e:
@@ -339,7 +354,8 @@ def gate(manifest, variant, coverage_configs, allow, no_coverage, junit_out):
               help="Allow-list file (default: the project's coverage.toml).")
 @click.option("--max-states", type=click.IntRange(1), default=None, help="Stop (incomplete) after N states.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def coverage_cmd(config, variant, fail_unfired, allow, max_states, as_json):
+@protocol_option
+def coverage_cmd(config, variant, fail_unfired, allow, max_states, as_json, protocol):
     """Per-step firing counts over the whole state space, and witnesses reached."""
     from .coverage import COVERAGE_FILE, AllowList, CoverageError, coverage, judge, load_allow
     try:
@@ -347,7 +363,7 @@ def coverage_cmd(config, variant, fail_unfired, allow, max_states, as_json):
             load_allow(COVERAGE_FILE) if COVERAGE_FILE.exists() else AllowList())
     except CoverageError as e:
         _fail2(str(e))
-    cov = coverage(config, variant, max_states=max_states)
+    cov = coverage(config, variant, max_states=max_states, protocol=protocol)
     v = judge(cov, allow_list)
     if as_json:
         d = cov.to_json()
@@ -616,7 +632,8 @@ def drift(kernel_src, variant, configs, as_json):
               help="Show the shortest trace of the first N new and gone outcomes.")
 @click.option("--max-states", type=click.IntRange(1), default=None, help="Stop each search after N states.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def diff_cmd(variant_a, variant_b, config, props, n_traces, max_states, as_json):
+@protocol_option
+def diff_cmd(variant_a, variant_b, config, props, n_traces, max_states, as_json, protocol):
     """What changing VARIANT_A into VARIANT_B does: step outcomes and verdicts.
 
     Lists the step outcomes (thread, step, branch) that become reachable or
@@ -624,7 +641,8 @@ def diff_cmd(variant_a, variant_b, config, props, n_traces, max_states, as_json)
     changes.  Exit 0 when the two behave alike, 1 when they differ.
     """
     from .diff import diff, render_diff
-    d = diff(variant_a, variant_b, config, list(props) or None, max_states=max_states)
+    d = diff(variant_a, variant_b, config, list(props) or None, max_states=max_states,
+             protocol=protocol)
     if as_json:
         click.echo(json.dumps(d.to_json(), indent=1))
     else:
@@ -636,10 +654,11 @@ def diff_cmd(variant_a, variant_b, config, props, n_traces, max_states, as_json)
 @click.option("--config", "-c", default="default", show_default=True, help="Named config.")
 @click.option("--variant", "-v", default="upstream", show_default=True, help="Variant name or FILE.py:NAME.")
 @click.option("--proc", "procs", multiple=True, help="Only these procedures (repeatable).")
-def steps(config, variant, procs):
+@protocol_option
+def steps(config, variant, procs, protocol):
     """List each procedure's step labels with kernel source and prose (what variants edit)."""
     from .run import build
-    model, _ = build(config, variant, ["deadlock-free"])
+    model, _ = build(config, variant, ["deadlock-free"], protocol)
     seen: dict = {}
     for tr in model.transitions:
         segs = tr.label.split("/")

@@ -90,7 +90,8 @@ class Coverage:
 
 
 def coverage(config: str = "default", variant: str | None = None, properties=None, *,
-             max_states: int | None = None, max_seconds: float | None = None) -> Coverage:
+             max_states: int | None = None, max_seconds: float | None = None,
+             protocol: str | None = None) -> Coverage:
     """Explore the whole state space of ``variant`` on ``config`` and count what fires."""
     from properties import Checks
 
@@ -98,7 +99,7 @@ def coverage(config: str = "default", variant: str | None = None, properties=Non
     from .result import INCOMPLETE
     from .run import build
 
-    model, checks = build(config, variant, properties)
+    model, checks = build(config, variant, properties, protocol)
     # witnesses only: no invariant, step assertion, at-end or deadlock check stops the search
     quiet = Checks(checks.properties, [], {}, [], [], checks.witnesses,
                    checks.state_witness, checks.step_witness)

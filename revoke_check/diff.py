@@ -135,14 +135,14 @@ def _trace(rch: Reach, path, o) -> object:
 
 
 def diff(a: str, b: str, config: str, properties=None, max_states: int | None = None,
-         config_b: str | None = None) -> Diff:
+         config_b: str | None = None, protocol: str | None = None) -> Diff:
     """Explore variants ``a`` and ``b`` on ``config`` and compare them at step level."""
     from model.variants import get_protocol
     from properties import compile_checks, get_properties
 
     from .explicit import explore
     t0 = time.monotonic()
-    pa, pb = get_protocol(a), get_protocol(b)
+    pa, pb = get_protocol(a, protocol=protocol), get_protocol(b, protocol=protocol)
     ma, mb = pa.build(pa.config(config)), pb.build(pb.config(config_b or config))
     ra, rb = reach(ma, max_states), reach(mb, max_states)
     for r in (ra, rb):

@@ -129,13 +129,15 @@ def run_gate(manifest=None, *, variant: str | None = None, coverage_configs=(),
         except CoverageError as e:
             raise GateError(str(e)) from None
 
-    def sub(v: str) -> str:
+    def sub(v: str, protocol: str | None = None) -> str:
         v = resolve_variant(v, base)
-        return variant if (variant and v == "upstream") else v
+        same = (protocol or "vfio-dmabuf") == "vfio-dmabuf"   # --variant is a change of vfio-dmabuf
+        return variant if (variant and v == "upstream" and same) else v
 
     outcomes = []
     for e in entries:
-        e2 = Entry(**{**e.__dict__, "variant": sub(e.variant), "config": resolve_config(e.config, base)})
+        e2 = Entry(**{**e.__dict__, "variant": sub(e.variant, e.protocol),
+                      "config": resolve_config(e.config, base)})
         r = run_entry(e2)
         o = GateOutcome(e, r, compare(e, r))
         outcomes.append(o)

@@ -33,15 +33,17 @@ class Entry:
     distinct_states: int | None = None
     trace_length: int | None = None
     note: str = ""
+    protocol: str | None = None    # model/protocols.py; None: vfio-dmabuf
 
     @builtins.property
     def name(self) -> str:
         props = "+".join(self.properties) if self.properties else "all"
-        return f"{self.variant}@{self.config}[{self.engine}:{props}]"
+        pre = f"{self.protocol}:" if self.protocol and self.protocol != "vfio-dmabuf" else ""
+        return f"{pre}{self.variant}@{self.config}[{self.engine}:{props}]"
 
 
 _KEYS = {"config", "variant", "engine", "properties", "depth", "verdict", "property",
-         "distinct_states", "trace_length", "note"}
+         "distinct_states", "trace_length", "note", "protocol"}
 
 
 def load_manifest(path=None) -> list[Entry]:
@@ -67,7 +69,8 @@ def load_manifest(path=None) -> list[Entry]:
 
 def run_entry(e: Entry, **kw):
     from .run import check
-    return check(e.config, e.variant, e.properties or None, engine=e.engine, depth=e.depth, **kw)
+    return check(e.config, e.variant, e.properties or None, engine=e.engine, depth=e.depth,
+                 protocol=e.protocol, **kw)
 
 
 def compare(e: Entry, r) -> list[str]:

@@ -16,7 +16,7 @@ from model.config import split_spec
 
 from . import __version__
 
-__all__ = ["provenance", "specs_of", "ProvenanceError"]
+__all__ = ["provenance", "specs_of", "protocol_of", "ProvenanceError"]
 
 
 class ProvenanceError(ValueError):
@@ -47,8 +47,9 @@ def provenance(model) -> dict:
     cfg = model.config
     cspec = cfg.spec or cfg.name
     cfile, _ = split_spec(cspec)
-    return {
+    out = {
         "tool": "revoke-check", "version": __version__,
+        "protocol": getattr(model, "protocol", "vfio-dmabuf"),
         "variant_spec": vspec,
         "variant_file": str(Path(vfile).resolve()) if vfile else None,
         "variant_sha256": _sha(vfile) if vfile else None,
@@ -57,6 +58,11 @@ def provenance(model) -> dict:
         "config_sha256": cfg.sha256 if cfile else None,
         "model_digest": model.digest(),
     }
+    irq = getattr(model.v, "irq", None)
+    if irq is not None:   # interrupt context: the CPU of each thread, for the renderings
+        out["cpus"] = {t: irq.cpus[c] for t, c in irq.cpu_of.items()}
+        out["irq_threads"] = sorted(irq.irq_threads)
+    return out
 
 
 def _locate(spec: str, recorded: str | None, suffix: str, what: str) -> str:
@@ -70,6 +76,11 @@ def _locate(spec: str, recorded: str | None, suffix: str, what: str) -> str:
     raise ProvenanceError(f"the trace's {what} file {path} is not found here"
                           + (f" (nor {recorded})" if recorded and recorded != path else "")
                           + f"; give it with --{what}")
+
+
+def protocol_of(trace) -> str:
+    """The protocol a stored trace was made on (traces before protocols: vfio-dmabuf)."""
+    return (getattr(trace, "provenance", None) or {}).get("protocol") or "vfio-dmabuf"
 
 
 def specs_of(trace, warn=None) -> tuple[str, str]:

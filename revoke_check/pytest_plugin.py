@@ -12,6 +12,7 @@ revoke-check gets it without any configuration.  Two ways to write a test:
        properties = ["lock-discipline", "refcounts"]   # omitted: every property
        verdict = "holds"                      # or "violated"
        # engines = ["explicit"]  max_states = 100000  trace_length = 12
+       # protocol = "drm-sched"               # default vfio-dmabuf (model/protocols.py)
 
    The items are named ``<variant>@<config>:<property>[<engine>]``.  A relative
    variant file is taken relative to the ``.revoke.toml`` file.
@@ -53,15 +54,18 @@ class Expectation:
     engine: str = "explicit"
     max_states: int | None = None
     trace_length: int | None = None
+    protocol: str | None = None
 
     @property
     def name(self) -> str:
-        return f"{self.variant}@{self.config}:{self.property}[{self.engine}]"
+        pre = f"{self.protocol}:" if self.protocol and self.protocol != "vfio-dmabuf" else ""
+        return f"{pre}{self.variant}@{self.config}:{self.property}[{self.engine}]"
 
     def run(self):
         from .run import check
         kw = {"max_states": self.max_states} if self.max_states else {}
-        return check(self.config, self.variant, [self.property], engine=self.engine, **kw)
+        return check(self.config, self.variant, [self.property], engine=self.engine,
+                     protocol=self.protocol, **kw)
 
 
 def failure_message(x: Expectation, r) -> str | None:
@@ -100,7 +104,7 @@ def _as_list(v, what: str, where: str) -> list:
 
 
 _KEYS = {"variant", "config", "configs", "property", "properties", "verdict", "engine",
-         "engines", "max_states", "trace_length", "note"}
+         "engines", "max_states", "trace_length", "note", "protocol"}
 
 
 def expectations_of(entry: dict, where: str = "expect", base: Path | None = None) -> list[Expectation]:
@@ -121,13 +125,15 @@ def expectations_of(entry: dict, where: str = "expect", base: Path | None = None
     props = (_as_list(entry.get("properties"), "properties", where)
              + _as_list(entry.get("property"), "property", where))
     from model.variants import get_protocol
-    props = [p.name for p in get_properties(props or None, get_protocol(variant))]
+    protocol = entry.get("protocol")
+    props = [p.name for p in get_properties(props or None, get_protocol(variant, protocol=protocol))]
     engines = (_as_list(entry.get("engines"), "engines", where)
                + _as_list(entry.get("engine"), "engine", where)) or ["explicit"]
     verdict = entry.get("verdict", "holds")
     if verdict not in VERDICTS:
         raise ValueError(f"{where}: verdict must be one of {', '.join(VERDICTS)}")
-    return [Expectation(c, variant, p, verdict, e, entry.get("max_states"), entry.get("trace_length"))
+    return [Expectation(c, variant, p, verdict, e, entry.get("max_states"), entry.get("trace_length"),
+                        protocol)
             for c in configs for p in props for e in engines]
 
 
@@ -141,10 +147,12 @@ class RevokeChecker:
 
     def expect(self, *, variant: str = "upstream", configs=("default",), properties=None,
                verdict: str = "holds", engine: str = "explicit", max_states: int | None = None,
-               trace_length: int | None = None):
+               trace_length: int | None = None, protocol: str | None = None):
         """Check every property on every config; fail with the trace on any difference."""
         entry = {"variant": variant, "configs": list(configs) if not isinstance(configs, str) else configs,
                  "verdict": verdict, "engine": engine}
+        if protocol:
+            entry["protocol"] = protocol
         if properties:
             entry["properties"] = list(properties) if not isinstance(properties, str) else properties
         if max_states:

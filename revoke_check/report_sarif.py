@@ -103,8 +103,9 @@ def _rule_name(p: str) -> str:
     return "".join(w.capitalize() for w in re.split(r"[^A-Za-z0-9]+", p) if w)
 
 
-def _rules(names) -> list[dict]:
-    reg = PROPERTIES()
+def _rules(names, protocol: str | None = None) -> list[dict]:
+    from model.variants import get_protocol
+    reg = PROPERTIES(get_protocol(None, protocol=protocol))
     out = []
     for n in names:
         p = reg.get(n)
@@ -201,7 +202,9 @@ def sarif_log(results, *, kernel_src=None) -> dict:
         invocation["toolExecutionNotifications"] = notes
     run = {
         "tool": {"driver": {"name": "revoke-check", "version": _version(),
-                            "rules": _rules(names)}},
+                            "rules": _rules(names, next((
+                                (getattr(r, "provenance", None) or {}).get("protocol")
+                                for r in results), None))}},
         "invocations": [invocation],
         "results": found,
         "properties": {"checks": [{"config": r.config, "variant": r.variant, "engine": r.engine,

@@ -26,7 +26,9 @@ def check_each(config: str, variant: str | None, properties=None, *, engine: str
                **kw) -> list[Result]:
     """One Result per property (all properties when ``properties`` is empty)."""
     from .run import check
-    names = [p.name for p in get_properties(properties or None)]
+    from model.variants import get_protocol
+    names = [p.name for p in get_properties(properties or None,
+                                            get_protocol(variant, protocol=kw.get("protocol")))]
     return [check(config, variant, [n], engine=engine, **kw) for n in names]
 
 

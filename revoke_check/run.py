@@ -13,9 +13,11 @@ ENGINES = ("explicit", "compiled", "bmc", "kind", "spacer")
 Z3_ENGINES = ("bmc", "kind", "spacer")
 
 
-def build(config: str, variant: str | None, properties=None):
-    """(model, checks) for the given names; raises the domain errors on bad names."""
-    p = get_protocol(variant)
+def build(config: str, variant: str | None, properties=None, protocol: str | None = None):
+    """(model, checks) for the given names; raises the domain errors on bad names.
+
+    ``protocol`` names the protocol (model/protocols.py; default vfio-dmabuf)."""
+    p = get_protocol(variant, protocol=protocol)
     model = p.build(p.config(config))
     checks = compile_checks(model, get_properties(properties, p))
     return model, checks
@@ -25,11 +27,11 @@ def check(config: str = "default", variant: str | None = None, properties=None, 
           engine: str = "explicit", max_states=None, max_seconds=None, depth=None,
           progress=None, lemmas: bool = True, show_invariant: bool = False,
           progress_secs: float = 0.0, stats: dict | None = None,
-          hash_compaction: bool = False) -> Result:
+          hash_compaction: bool = False, protocol: str | None = None) -> Result:
     from .provenance import provenance
     if hash_compaction and engine != "compiled":
         raise ValueError("--hash-compaction needs --engine compiled")
-    model, checks = build(config, variant, properties)
+    model, checks = build(config, variant, properties, protocol)
     r = _check(model, checks, engine=engine, max_states=max_states, max_seconds=max_seconds,
                depth=depth, progress=progress, lemmas=lemmas, show_invariant=show_invariant,
                progress_secs=progress_secs, stats=stats, hash_compaction=hash_compaction)

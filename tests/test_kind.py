@@ -16,7 +16,8 @@ HOLDS = [e for e in load_manifest() if e.engine == "explicit" and e.verdict == "
 
 @pytest.mark.parametrize("entry", HOLDS, ids=[e.name for e in HOLDS])
 def test_kind_proves_every_holding_entry(entry):
-    r = check(entry.config, entry.variant, entry.properties or None, engine="kind")
+    r = check(entry.config, entry.variant, entry.properties or None, engine="kind",
+              protocol=entry.protocol)
     assert r.verdict == "holds", r.message
     assert r.proof == 1 and r.bound is None and r.lemmas > 0
     js = r.to_json()

@@ -15,7 +15,7 @@ def test_manifest_entry(entry):
     assert compare(entry, r) == []
     if r.verdict == "violated":
         # the shortest counterexample replays on its own variant and reaches the same property
-        model, checks = build(entry.config, entry.variant, entry.properties or None)
+        model, checks = build(entry.config, entry.variant, entry.properties or None, entry.protocol)
         rr = replay(r.trace, Semantics(model, checks))
         assert rr.ok and rr.violation and rr.violation[0] == entry.property
 

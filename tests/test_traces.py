@@ -30,7 +30,8 @@ IDS = [f.stem for f in FILES]
 
 
 def sem_for(t: Trace, variant=None) -> Semantics:
-    model, checks = build(t.config, variant or t.variant, [t.property])
+    from revoke_check.provenance import protocol_of
+    model, checks = build(t.config, variant or t.variant, [t.property], protocol_of(t))
     return Semantics(model, checks)
 
 
@@ -316,8 +317,10 @@ def test_html_is_self_contained_and_has_every_step(f):
     assert p.external == []
     assert "<svg" in html and t.message.split()[0] in html
     if t.property:
+        from model.variants import get_protocol
         from properties import PROPERTIES
-        first = PROPERTIES()[t.property].doc.strip().splitlines()[0]
+        from revoke_check.provenance import protocol_of
+        first = PROPERTIES(get_protocol(None, protocol_of(t)))[t.property].doc.strip().splitlines()[0]
         assert escape(first) in " ".join(html.split())
 
 

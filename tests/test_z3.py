@@ -41,18 +41,18 @@ HOLDS = [e for e in ENTRIES if e.verdict == "holds" and e.variant == "upstream"]
 @pytest.mark.parametrize("entry", SHORT, ids=[e.name for e in SHORT])
 def test_bmc_finds_the_same_shortest_violation(entry):
     r = check(entry.config, entry.variant, entry.properties or None, engine="bmc",
-              depth=entry.trace_length)
+              depth=entry.trace_length, protocol=entry.protocol)
     assert r.verdict == "violated", r.message
     assert r.property == entry.property
     assert len(r.trace) == entry.trace_length
-    model, checks = build(entry.config, entry.variant, entry.properties or None)
+    model, checks = build(entry.config, entry.variant, entry.properties or None, entry.protocol)
     rr = replay(r.trace, Semantics(model, checks))
     assert rr.ok and rr.violation and rr.violation[0] == entry.property
 
 
 @pytest.mark.parametrize("entry", LONG, ids=[getattr(e, "values", [e])[0].name for e in LONG])
 def test_bmc_at_the_explicit_length_finds_the_same_violation(entry):
-    model, checks = build(entry.config, entry.variant, entry.properties or None)
+    model, checks = build(entry.config, entry.variant, entry.properties or None, entry.protocol)
     sem = Semantics(model, checks)
     un = Unroller(model, checks)
     r, cex = un.check_depth(entry.trace_length)
@@ -68,7 +68,7 @@ def test_bmc_at_the_explicit_length_finds_the_same_violation(entry):
 
 @pytest.mark.parametrize("entry", HOLDS, ids=[e.name for e in HOLDS])
 def test_bmc_on_a_holding_entry_is_bounded_not_holds(entry):
-    r = check(entry.config, entry.variant, None, engine="bmc", depth=4)
+    r = check(entry.config, entry.variant, None, engine="bmc", depth=4, protocol=entry.protocol)
     assert r.verdict == "incomplete" and r.bound == 4
     assert "holds up to depth 4" in r.message
 

@@ -38,12 +38,21 @@ def corpus_entries(manifest=None) -> list:
 
 def corpus_name(entry, entries) -> str:
     """``<variant>.json``; ``<variant>--<property>.json`` when the variant repeats;
-    ``<variant>--<property>@<config>.json`` when that pair repeats too."""
-    if Counter(e.variant for e in entries)[entry.variant] == 1:
-        return f"{entry.variant}.json"
-    if Counter((e.variant, e.property) for e in entries)[(entry.variant, entry.property)] == 1:
-        return f"{entry.variant}--{entry.property}.json"
-    return f"{entry.variant}--{entry.property}@{entry.config}.json"
+    ``<variant>--<property>@<config>.json`` when that pair repeats too (``...--<engine>`` for
+    an entry other than explicit's of the same triple).  Entries of another
+    protocol than vfio-dmabuf are prefixed with it: ``drm-sched--<variant>...``."""
+    def proto(e):
+        return e.protocol or "vfio-dmabuf"
+    pre = "" if proto(entry) == "vfio-dmabuf" else f"{proto(entry)}--"
+    mine = [e for e in entries if proto(e) == proto(entry)]
+    if Counter(e.variant for e in mine)[entry.variant] == 1:
+        return f"{pre}{entry.variant}.json"
+    if Counter((e.variant, e.property) for e in mine)[(entry.variant, entry.property)] == 1:
+        return f"{pre}{entry.variant}--{entry.property}.json"
+    eng = "" if Counter((e.variant, e.property, e.config) for e in mine)[
+        (entry.variant, entry.property, entry.config)] == 1 or entry.engine == "explicit" \
+        else f"--{entry.engine}"
+    return f"{pre}{entry.variant}--{entry.property}@{entry.config}{eng}.json"
 
 
 def main(argv=None) -> int:

@@ -32,9 +32,10 @@ def thread_switches(trace_or_threads) -> int:
 def _semantics(trace: Trace):
     from revoke_check.run import build
     from revoke_check.semantics import Semantics
-    from revoke_check.provenance import specs_of
+    from revoke_check.provenance import protocol_of, specs_of
     vspec, cspec = specs_of(trace)
-    model, checks = build(cspec, vspec, [trace.property] if trace.property else None)
+    model, checks = build(cspec, vspec, [trace.property] if trace.property else None,
+                          protocol_of(trace))
     return Semantics(model, checks)
 
 

@@ -100,8 +100,8 @@ def _protocol(trace):
     """The protocol the trace was made with (its provenance), or None if it does not load."""
     try:
         from model.variants import get_protocol
-        from revoke_check.provenance import specs_of
-        return get_protocol(specs_of(trace)[0])
+        from revoke_check.provenance import protocol_of, specs_of
+        return get_protocol(specs_of(trace)[0], protocol=protocol_of(trace))
     except Exception:  # a report must render even when the variant does not load
         return None
 
@@ -130,6 +130,12 @@ def _config_html(trace) -> str:
         c = _protocol(trace).config(specs_of(trace)[1])
     except Exception:
         return f"<p>config <code>{_e(name)}</code> (not in this checkout's configs)</p>"
+    if getattr(_protocol(trace), "family", "vfio-dmabuf") != "vfio-dmabuf":
+        # another protocol: every object kind of the config, then the threads
+        rows = [(k.key, ", ".join(o.name for o in c.of(k.name)) or "none") for k in c.kinds.values()]
+        rows.append(("threads", ", ".join(a.name for a in c.actors)))
+        kv = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows)
+        return f"<p><code>{_e(name)}</code>: {_e(c.doc)}</p><dl class=\"kv\">{kv}</dl>"
     dev = ", ".join(f"{d.name} ({'open' if d.open else 'not opened'}, MEM "
                     f"{'on' if d.mem else 'off'})" for d in c.devices)
     bufs = ", ".join(f"{b.name} of {c.devices[b.dev].name} "

@@ -70,8 +70,11 @@ def lock_ops(trace: Trace) -> list[LockOp]:
     ops: list[LockOp] = []
     for k, s in enumerate(trace.steps, 1):
         mine = []
+        irq_off = [(a, b) for var, (a, b) in s.changes.items() if var.startswith("irqs_off[")]
+        if any(var.startswith("in_hardirq[") and b is True for var, (a, b) in s.changes.items()):
+            mine.append(LockOp(k, s.thread, "<Interrupt>", None))
         for var, (a, b) in s.changes.items():
-            if var.startswith("pc["):
+            if var.startswith("pc[") or var.startswith(("irqs_off[", "in_hardirq[", "lockdep_")):
                 continue
             ex = _lock_expr(var, trace.locks)
             if ex is None and _owner_like(var, a, b, threads):
@@ -87,7 +90,12 @@ def lock_ops(trace: Trace) -> list[LockOp]:
                 op = take
             if op == "down_write" and "trylock" in s.step_label:
                 op = "down_write_trylock"
+            if irq_off and op in ("spin_lock", "spin_unlock"):
+                op = "spin_lock_irqsave" if op == "spin_lock" else "spin_unlock_irqrestore"
+                irq_off = []
             mine.append(LockOp(k, s.thread, f"{op}({obj});", var))
+        for a, b in irq_off:   # interrupts disabled or enabled without a lock
+            mine.append(LockOp(k, s.thread, "local_irq_save();" if a == "none" else "local_irq_restore();", None))
         if not mine and "trylock" in s.step_label and "fail" in (s.note or ""):
             obj = _trylock_object(s)
             mine.append(LockOp(k, s.thread, f"down_write_trylock({obj}) fails", None))
@@ -113,7 +121,7 @@ def held_at_end(trace: Trace) -> dict:
     taken = {op.lock for op in lock_ops(trace) if op.lock}
     out: dict = {}
     for var, val in last.items():
-        if var.startswith("pc[") or val not in threads:
+        if var.startswith(("pc[", "irqs_off[")) or val not in threads:
             continue
         if _lock_expr(var, trace.locks) is not None or var in taken:
             out.setdefault(val, []).append(var)
@@ -131,8 +139,11 @@ def render_lockdep(trace: Trace, *, width: int = 80) -> str:
     Columns are as narrow as their operations allow; with more than two
     threads taking locks the table may be wider than ``width``.
     """
+    from .render_irq import render_irq_report
+    report = render_irq_report(trace)
     ops = lock_ops(trace)
     cols = list(dict.fromkeys(op.thread for op in ops))
+    cpus = (trace.provenance or {}).get("cpus") or {}
     inner = [len(op.text) for op in ops if op.thread != cols[-1]] if cols else []
     colw = max(inner + [len(t) + 5 for t in cols[:-1]] + [24]) + 3
     num = len(str(len(trace.steps)))
@@ -148,7 +159,9 @@ def render_lockdep(trace: Trace, *, width: int = 80) -> str:
             line = line.ljust(lead + i * colw) + cells.get(t, "")
         return line.rstrip()
 
-    out.append(row({t: f"     CPU{i}" for i, t in enumerate(cols)}))
+    out.append(row({t: (f"     CPU{cpus[t]}" + (" (hard IRQ)" if t in trace.provenance.get("irq_threads", ())
+                                                  else "")) if t in cpus else f"     CPU{i}"
+                    for i, t in enumerate(cols)}))
     out.append(row({t: f"     {t}" for t in cols}))
     out.append(row({t: "     ----" for t in cols}))
     for op in ops:
@@ -169,6 +182,8 @@ def render_lockdep(trace: Trace, *, width: int = 80) -> str:
     for t, vs in held_at_end(trace).items():
         names = ", ".join(_lock_expr(v, trace.locks)[2] if _lock_expr(v, trace.locks) else v for v in vs)
         out += _wrap(f"held by {t} {when}: {names}", width, " ", "     ")
+    if report:
+        out = [report, ""] + out
     return "\n".join(out)
 
 
