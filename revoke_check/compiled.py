@@ -191,6 +191,7 @@ def generate_c(model, checks, *, fp_bits: int = 64) -> str:
     if not 1 <= fp_bits <= 64:
         raise ValueError("fp_bits must be 1..64")
     vars_ = model.vars
+    rc = getattr(model, "refcount_slots", frozenset())
     nv, nt = len(vars_), len(model.transitions)
     lay = Layout(vars_)
     wit_ids = {w: k for k, (w, _) in enumerate(checks.witnesses)}
@@ -199,6 +200,7 @@ def generate_c(model, checks, *, fp_bits: int = 64) -> str:
            "#include <stdint.h>", "#include <stdlib.h>", "#include <string.h>",
            "#include <stdio.h>", "#include <time.h>",
            f"#define NV {nv}", f"#define NT {nt}", f"#define NW {lay.nwords}",
+           "#define UNDER_BIT (1 << 30)",
            f"#define SB {lay.nbytes}", f"#define FP_MASK {(1 << fp_bits) - 1}ull", f"#define NWIT {max(1, len(checks.witnesses))}",
            f"typedef {'uint8_t' if nt <= 256 else 'uint16_t' if nt <= 65536 else 'uint32_t'} via_t;",
            "static const int INIT[NV] = {" + ", ".join(str(int(x)) for x in model.init) + "};",
@@ -219,7 +221,7 @@ def generate_c(model, checks, *, fp_bits: int = 64) -> str:
     for tr in model.transitions:
         nm = _Names()
         body = [f"/* {tr.thread}: {tr.label}{' [' + tr.choice + ']' if tr.choice else ''} */",
-                f"static int t{tr.index}(const int *s, int *n) {{"]
+                f"static int t{tr.index}(const int *s, int *n) {{", "  int under = 0; (void)under;"]
         g = cexpr(tr.guard, nm)
         if g != "1":
             body.append(f"  if (!({g})) return 0;")
@@ -229,14 +231,21 @@ def generate_c(model, checks, *, fp_bits: int = 64) -> str:
             if e.sort == "bool" and d.kind != "bool":
                 raise ModelError(f"{tr.label}: boolean assigned to {vars_[slot].name}")
             body.append(f"  int v{slot} = {cexpr(e, nm)};")
-            body.append(f"  if (v{slot} < {d.lo} || v{slot} > {d.hi}) return -1;")
+            if slot in rc:   # a reference count below zero: no successor (see semantics.py)
+                body.append(f"  if (v{slot} < {d.lo}) under = 1;")
+            body.append(f"  if (v{slot} > {d.hi} || (v{slot} < {d.lo} && !under)) return -1;")
+        body.append("  if (under) return -3;")
         body.append("  memcpy(n, s, sizeof(int) * NV);")
         body += [f"  n[{slot}] = v{slot};" for slot, _ in ups]
         body += ["  return 1;", "}"]
         out.append("\n".join(body))
     # successors, in the Python explorer's order
+    # a step that underflows a reference count (-3) has no successor: with a selected
+    # property asserting that count it is listed (flagged) so its step assertion fails in
+    # order; otherwise it is this state's model error, after every transition was tried
+    # (Python raises overflows while computing successors, then reports underflows)
     sc = ["static int successors(const int *s, int *buf, int *tis, int *err_ti) {",
-          "  int k = 0, r;"]
+          "  int k = 0, r, uncovered = -1;"]
     for th in model.threads:
         table: dict = {}
         for tr in model.transitions:
@@ -246,11 +255,15 @@ def generate_c(model, checks, *, fp_bits: int = 64) -> str:
         for pcv, tis in table.items():
             sc.append(f"  case {pcv}:")
             for ti in tis:
-                sc.append(f"    r = t{ti}(s, buf + k * NV); if (r < 0) {{ *err_ti = {ti}; return -1; }}"
-                          f" if (r) tis[k++] = {ti};")
+                tr = model.transitions[ti]
+                covered = all((ti, x) in checks.refcount_checked for x in tr.updates if x in rc)
+                on_under = (f"tis[k++] = {ti} | UNDER_BIT;" if covered
+                            else f"if (uncovered < 0) uncovered = {ti};")
+                sc.append(f"    r = t{ti}(s, buf + k * NV); if (r == -3) {{ {on_under} }}"
+                          f" else if (r < 0) {{ *err_ti = {ti}; return -1; }} else if (r) tis[k++] = {ti};")
             sc.append("    break;")
         sc.append("  default: break;\n  }")
-    sc += ["  return k;", "}"]
+    sc += ["  if (uncovered >= 0) { *err_ti = uncovered; return -1; }", "  return k;", "}"]
     out.append("\n".join(sc))
 
     def conj(exprs):
@@ -536,14 +549,16 @@ int rc_explore(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolog, 
     /* pack and hash every successor first and prefetch their table slots, so that the
        cache misses of the lookups below overlap (a hint only: no effect on the search) */
     for (int j = 0; j < k; j++) {
+      if (tis[j] & UNDER_BIT) continue;
       pack(buf + j * NV, W[j]); H[j] = hash_words(W[j]);
       if (hc) __builtin_prefetch(&fptable[(H[j] & FP_MASK ? H[j] & FP_MASK : 1) & tmask]);
       else __builtin_prefetch(&table[H[j] & tmask]);
     }
     for (int j = 0; j < k; j++) {
-      int ti = tis[j];
+      int ti = tis[j] & ~UNDER_BIT;
       edges++; coverage[ti]++;
       if (!step_ok(ti, s)) { r->status = 1; r->vkind = 3; r->vstate = (int64_t)i; r->vtrans = ti; goto done; }
+      if (tis[j] & UNDER_BIT) continue;   /* (the refcount assertion fails: not reached) */
       witness_step(ti, s, reached);
       if (r->check_lock_order && lock_step(ti, s)) {
         r->status = 1; r->vkind = 4; r->vstate = (int64_t)i; r->vtrans = ti; goto done;
@@ -754,6 +769,11 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
         s = _replay(sem, path)
         try:
             sem.successors(s)
+            for ti, _ in sem.underflows(s):
+                tr = model.transitions[ti]
+                if any((ti, x) not in checks.refcount_checked for x in tr.updates
+                       if x in model.refcount_slots):
+                    raise sem.underflow_error(s, ti)
         except ModelError as e:
             res.verdict, res.message = ERROR, str(e)
             res.trace = trace_from_path(sem, path, prop=None, kind="model-error", message=str(e),

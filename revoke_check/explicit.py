@@ -117,6 +117,8 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
             for p, fn in step_asserts.get(ti, ()):
                 if not fn(s):
                     return finish(VIOLATED, i, ti, violation_at(sem, s, fire=ti))
+            if n is None:    # a reference count underflow (asserted above): no successor
+                continue
             for w, fn in step_witness.get(ti, ()):
                 if not reached[w] and fn(s):
                     reached[w] = True

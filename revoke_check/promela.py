@@ -91,6 +91,12 @@ def to_promela(model) -> str:
         pc = names[tr.pc_slot]
         g = expr_promela(tr.guard, names)
         guard = f"{pc} == {tr.pc_value}" + ("" if g == "1" else f" && {g}")
+        # a step that would take a reference count below zero has no successor (our
+        # semantics: it is a refcounts violation at that step, never a next state)
+        rc = getattr(model, "refcount_slots", frozenset())
+        for slot, e in sorted(tr.updates.items()):
+            if slot in rc:
+                guard += f" && ({expr_promela(e, names)}) >= {vars_[slot].domain.lo}"
         out.append(f"  /* t{tr.index} {tr.thread}: {tr.label}"
                    + (f" [{tr.choice}]" if tr.choice else "") + " */")
         body = [f"({guard}) ->"]

@@ -52,3 +52,18 @@ def test_bmc_agrees():
     assert (r.verdict, r.property, len(r.trace)) == ("violated", "refcounts", 1)
     r = bmc(m, compile_checks(m, get_properties(["deadlock-free"], p)), depth=3)
     assert r.verdict == "error" or (r.trace is not None and r.trace.kind == "model-error"), r.message
+
+
+def test_the_compiled_engine_agrees():
+    from revoke_check.compiled import compiler_available, explore_or_fallback
+    import pytest
+    if not compiler_available():
+        pytest.skip("no C compiler")
+    p, m = _model()
+    for props in (["refcounts"], ["deadlock-free"], None):
+        a = explore(m, compile_checks(m, get_properties(props, p)))
+        b = explore_or_fallback(m, compile_checks(m, get_properties(props, p)))
+        assert b.engine == "compiled"
+        assert (a.verdict, a.property, a.distinct_states, a.transitions, a.message) == \
+            (b.verdict, b.property, b.distinct_states, b.transitions, b.message)
+        assert (a.trace and [s.label for s in a.trace.steps]) == (b.trace and [s.label for s in b.trace.steps])
