@@ -33,7 +33,7 @@ class Unroller:
     """The BMC unrolling from the initial state, one depth at a time."""
 
     def __init__(self, model, checks, *, sort: str = "bv"):
-        self.pairs = independent_pairs(model)
+        self.pairs = independent_pairs(model, checks)
         self.model, self.checks = model, checks
         self.enc = make_encoding(model, checks, sort)
         self.solver = new_solver(self.enc)

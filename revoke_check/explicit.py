@@ -78,17 +78,45 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
         from properties.lock_order import LockOrder
         lock_order = LockOrder.of(model)
     check_every = 2048
+
+    def model_error(i, e):
+        res.message = str(e)
+        r = finish(ERROR, i)
+        r.message = str(e)
+        r.trace = trace_from_path(sem, _path(parent, via, i), prop=None, kind="model-error",
+                                  message=str(e), engine="explicit")
+        return r
+
+    def shortest(i, fin):
+        """Early exit with a violation one step longer than state ``i`` (a step
+        assertion or lock-order edge fired from it, an invariant of a new
+        successor): the states of the same depth not yet expanded may end a
+        *shorter* trace (deadlock, at-end, model error: length ``depth[i]``),
+        so they are looked at first (without adding their successors; the
+        counts reported stay those at the first violation).  A violation of
+        length ``depth[i]`` found when expanding state ``i`` needs no such scan:
+        every state of smaller depth has been expanded.  Witnesses and
+        coverage only feed holds/vacuity, which a violation never reports."""
+        for j in range(i + 1, len(keys)):
+            if depth[j] != depth[i]:
+                break
+            sj = tuple(keys[j])
+            try:
+                succ = sem.successors(sj)
+            except ModelError as e:
+                return model_error(j, e)
+            if not succ:
+                v = violation_at(sem, sj)
+                if v:
+                    return finish(VIOLATED, j, None, v)
+        return fin()
+
     while i < len(keys):
         s = tuple(keys[i])
         try:
             succ = sem.successors(s)
         except ModelError as e:
-            res.message = str(e)
-            r = finish(ERROR, i)
-            r.message = str(e)
-            r.trace = trace_from_path(sem, _path(parent, via, i), prop=None, kind="model-error",
-                                      message=str(e), engine="explicit")
-            return r
+            return model_error(i, e)
         if not succ:
             v = violation_at(sem, s)
             if v:
@@ -99,15 +127,15 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
             coverage[ti] += 1
             for p, fn in step_asserts.get(ti, ()):
                 if not fn(s):
-                    return finish(VIOLATED, i, ti, violation_at(sem, s, fire=ti))
+                    return shortest(i, lambda: finish(VIOLATED, i, ti, violation_at(sem, s, fire=ti)))
             for w, fn in step_witness.get(ti, ()):
                 if not reached[w] and fn(s):
                     reached[w] = True
             if lock_order is not None:
                 cyc = lock_order.observe(s, ti)
                 if cyc:
-                    return finish(VIOLATED, i, ti, (checks.lock_order[0], "lock-order",
-                                                    lock_order.describe(*cyc)))
+                    return shortest(i, lambda: finish(VIOLATED, i, ti, (checks.lock_order[0], "lock-order",
+                                                                        lock_order.describe(*cyc))))
             k = bytes(n)
             if k in seen:
                 continue
@@ -120,7 +148,7 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
             witness_state(n)
             v = _check_state(sem, n)
             if v:
-                return finish(VIOLATED, j, None, v)
+                return shortest(i, lambda: finish(VIOLATED, j, None, v))
         i += 1
         if i % check_every == 0:
             if progress:

@@ -22,6 +22,17 @@ For ``k = 1, 2, ...`` up to ``--depth K``:
   length, its end and (by minimality) the goodness of its other states; its
   last ``k + 1`` states would satisfy the step query.
 
+  By kind of property (``Bad`` is the disjunction of
+  :func:`~revoke_check.symbolic.bad_formulas`): invariants, model errors,
+  deadlock and at-end are bad *states*; a step assertion of transition ``j`` is
+  the bad state ``en_j(u) /\\ not a_j(u)``, so it too is a property of the last
+  state ``u_k`` and the path need not fire ``j``.  The order constraint is
+  sound for these only because the footprint of a transition includes the
+  reads of its assertions (issue 10; see ``order_formula``).  Simple path: a
+  shortest path to a bad state visits no state twice, whatever the kind.  The
+  base case is :class:`~revoke_check.bmc.Unroller`, with BMC's argument.
+  Lock-order and vacuity are not checked by this engine.
+
 If the step query is still satisfiable at ``k = K`` the verdict is
 ``incomplete``: no counterexample up to depth ``K``, no proof either.
 
