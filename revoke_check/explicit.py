@@ -85,6 +85,7 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
         r.message = str(e)
         r.trace = trace_from_path(sem, _path(parent, via, i), prop=None, kind="model-error",
                                   message=str(e), engine="explicit")
+        r.depth = len(r.trace)    # the trace's length, as for a violation (was the BFS depth)
         return r
 
     def shortest(i, fin):
