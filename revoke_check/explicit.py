@@ -12,6 +12,7 @@ from array import array
 
 from model.lang import ModelError
 
+from . import interrupt
 from .replay import trace_from_path, violation_at
 from .result import ERROR, HOLDS, INCOMPLETE, VACUOUS, VIOLATED, Result
 from .semantics import Semantics
@@ -40,6 +41,7 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
     via = array("l", [-1])
     depth = array("H", [0])
     coverage = [0] * len(model.transitions)
+    interrupt.note(states=lambda: len(keys), depth=lambda: depth[-1])   # read on Ctrl-C / progress
     reached = {w: False for w, _ in checks.witnesses}
     edges = 0
 
@@ -152,6 +154,7 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
                 return shortest(i, lambda: finish(VIOLATED, j, None, v))
         i += 1
         if i % check_every == 0:
+            interrupt.check()
             if progress:
                 progress(len(keys), i, time.monotonic() - t0)
             if max_seconds is not None and time.monotonic() - t0 > max_seconds:

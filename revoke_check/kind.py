@@ -52,6 +52,7 @@ import time
 import z3
 
 from .bmc import DEFAULT_DEPTH, Unroller, _remaining_ms, _stop
+from . import interrupt
 from .explicit import explore
 from .lemmas import Oracle, strengthen
 from .result import ERROR, HOLDS, INCOMPLETE, VACUOUS, Result
@@ -166,6 +167,7 @@ def _plain(res, model, checks, sem, *, t0, depth, max_seconds, sort, progress):
         if left is not None and left <= 0:
             return _stop(res, t0, k - 1, f"time limit of {max_seconds:g}s reached")
         r, cex = base.check_depth(k, left)
+        interrupt.check()
         if r == z3.sat:
             path, bad = cex
             report_counterexample(res, sem, path, bad, "kind")
@@ -178,12 +180,15 @@ def _plain(res, model, checks, sem, *, t0, depth, max_seconds, sort, progress):
             return _stop(res, t0, k - 1, f"time limit of {max_seconds:g}s reached in the base case")
         if progress:
             progress(k, time.monotonic() - t0)
+        interrupt.note(depth=k)
         if k == 0:
             continue
         left = _remaining_ms(t0, max_seconds)
         if left is not None and left <= 0:
             return _stop(res, t0, k, f"time limit of {max_seconds:g}s reached")
         r = step.check(k, left)
+        interrupt.check()
+        interrupt.note(k=k)
         if r == z3.unsat:
             res.verdict, res.proof, res.bound, res.depth = HOLDS, k, None, k
             res.message = f"proven for all depths by {k}-induction"

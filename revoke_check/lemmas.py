@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import z3
 
+from . import interrupt
 from .symbolic import (bad_formulas, init_formula, new_solver, num_value, range_formula,
                        state_values, state_vars, trans_formula)
 
@@ -155,11 +156,13 @@ def strengthen(enc, checks, oracle: Oracle, *, deadline: float | None = None) ->
                 return Strengthened("limit", lemmas, "time limit reached while looking for lemmas")
             solver.set("timeout", max(1, int(left * 1000)))
         r = solver.check(broken[-1])
+        interrupt.check()
         if r == z3.unsat:
             break
         if r == z3.unknown:
             return Strengthened("limit", lemmas, f"z3 gave up looking for lemmas "
                                                   f"({solver.reason_unknown()})")
+        interrupt.note(lemmas=len(lemmas))
         zm = solver.model()
         cti = state_values(zm, s)
         if cti in oracle:

@@ -16,7 +16,12 @@ Z3_ENGINES = ("bmc", "kind", "spacer")
 
 def build(config: str, variant: str | None, properties=None):
     """(model, checks) for the given names; raises the domain errors on bad names."""
-    model = get_protocol(variant).build(get_config(config))
+    from model.variants import VariantError
+    protocol, cfg = get_protocol(variant), get_config(config)
+    try:
+        model = protocol.build(cfg)
+    except (SystemExit, KeyboardInterrupt) as e:   # from a variant's step makers
+        raise VariantError(f"variant {variant}: {type(e).__name__} raised while building it on {config}") from None
     checks = compile_checks(model, get_properties(properties))
     return model, checks
 

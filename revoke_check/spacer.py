@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import z3
 
+from . import interrupt
 from .bmc import bmc
 from .result import ERROR, HOLDS, INCOMPLETE, Result
 from .semantics import Semantics
@@ -95,6 +96,7 @@ def spacer(model, checks, *, max_seconds: float | None = None, sem: Semantics | 
     h = encode(model, checks)
     bads = h.bads
     open_, proved = [], []
+    interrupt.note(queries=f"0 of {len(bads)}")
     for n, b in enumerate(bads):
         left = budget - (time.monotonic() - t0)
         if left <= 0:
@@ -106,11 +108,13 @@ def spacer(model, checks, *, max_seconds: float | None = None, sem: Semantics | 
             r = fp.query(err())
         except z3.Z3Exception:   # the timeout cancels the query
             r = z3.unknown
+        interrupt.check()
         if r == z3.sat:
             path = [int(x[1:]) for x in _rule_names(fp) if x[:1] == "t" and x[1:].isdigit()]
             return _report(res, sem, h, path, t0, budget)
         if r == z3.unsat:
             proved.append(b.tag)
+            interrupt.note(queries=f"{len(proved)} of {len(bads)}")
             if show_invariant:
                 res.invariant.append(f"{b.tag}: {invariant_text(fp, reach, model)}")
         else:
