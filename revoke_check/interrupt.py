@@ -53,7 +53,9 @@ def describe() -> str:
         v = _val(PROGRESS.get(key))
         if v is not None:
             parts.append(fmt.format(v))
-    return ", ".join(parts) if parts else "nothing done yet"
+    if parts:
+        return ", ".join(parts)
+    return "0 states" if PROGRESS.get("engine") == "explicit" else "no depth completed"
 
 
 def _interrupt_z3():
