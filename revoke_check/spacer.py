@@ -17,6 +17,12 @@ shared among the queries still to run; an undecided query makes the verdict
 Spacer's derivation are the transitions of a counterexample; it is replayed
 on the explicit semantics like every z3 counterexample, and then shortened to
 a shortest one by BMC up to its length.
+
+No reduction is used in the Horn clauses (issue 10 review): every transition
+is a rule and every kind of bad state (invariant, model error, deadlock,
+at-end, step assertion as "enabled with its assertion false") is a query of
+its own.  The BMC that shortens a counterexample uses the partial-order
+constraint, whose footprints include the reads of step assertions.
 """
 from __future__ import annotations
 
