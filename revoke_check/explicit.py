@@ -164,15 +164,20 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
     r = finish(HOLDS)
     if states_out is not None:   # the reachable set, for kind's lemma oracle
         states_out.extend(tuple(k) for k in keys)
-    vac = []
+    vac, why = [], []
     for p in checks.properties:
         ws = [w for w, q in checks.witnesses if q == p.name]
+        missed = [w for w in ws if w in checks.required and not reached[w]]
         if ws and not any(reached[w] for w in ws):
             vac.append(p.name)
+            why.append(p.name)
+        elif missed:      # a required witness (Witness.required) unreached
+            vac.append(p.name)
+            why.append(f"{p.name} (required: {', '.join(missed)})")
     r.vacuous = vac
     if vac:
         r.verdict = VACUOUS
-        r.message = "no witness reached for " + ", ".join(vac)
+        r.message = "no witness reached for " + ", ".join(why)
     return r
 
 

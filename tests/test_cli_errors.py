@@ -158,3 +158,20 @@ def test_sigint_stops_the_explicit_engine():
         assert re.fullmatch(r"\d+ states, depth \d+", interrupt.describe())
     finally:
         interrupt.FIRED.clear()
+
+
+# --- item 4: a thread that spins for ever is not "holds" -----------------------------------
+
+def test_spinning_thread_is_not_holds(tmp_path):
+    """The deadlock check sees no stuck state (the spinner is always enabled); the
+    required witness some-run-finishes is never reached: vacuous, exit 4."""
+    (tmp_path / "spin.py").write_text(
+        "from model.lang import Branch, Step\nfrom model.variants import variant\n"
+        "@variant('spin')\ndef spin(p):\n"
+        "    def make(t, vdev, mem):\n"
+        "        return Step('up_write', [Branch(goto='up_write', note='spin')], 'spin')\n"
+        "    p.replace_step('vfio_basic_config_write', 'up_write', make)\n")
+    code, out, err = run("check", "-c", "tiny", "-v", f"{tmp_path}/spin.py:spin", "-p", "deadlock-free")
+    assert code == 4 and "VACUOUS" in out and "deadlock-free/some-run-finishes" in out, out + err
+    code, out, _ = run("check", "-c", "tiny", "-p", "deadlock-free")
+    assert code == 0 and "holds" in out
