@@ -31,7 +31,7 @@ def test_fixed_seed_batch():
     assert problems == []
     # the batch is not trivial: it has violations of several properties, and holds
     verdicts = {r[1][0][0] for r in ran}
-    assert {"violated", "holds"} <= verdicts | {"vacuous" if "vacuous" in verdicts else "holds"}
+    assert "violated" in verdicts and verdicts & {"holds", "vacuous"}
     props = {r[1][0][1] for r in ran if r[1][0][0] == "violated"}
     assert len(props) >= 3
     assert sum(1 for r in ran if r[1][1]) >= 150         # bmc ran on most cases
