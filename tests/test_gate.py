@@ -162,5 +162,5 @@ def test_run_gate_api_reports_each_outcome(tmp_path):
     outs = run_gate(m, on_outcome=seen.append)
     assert len(outs) == 1 and outs[0].ok and seen == outs
     m.write_text(block.replace('engine = "explicit"', 'engine = "nope"'))
-    with pytest.raises(GateError, match="unknown engine"):
+    with pytest.raises(GateError, match=r"check\[0\]\.engine: 'nope' is not one of"):
         run_gate(m)
