@@ -35,8 +35,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from model.config import parse_config
-from model.expr import Var, variables
-from model.lang import Branch, ModelError, Step
+from model.lang import ModelError, Step
 from model.variants import VariantError, upstream
 from properties import compile_checks, get_properties
 
