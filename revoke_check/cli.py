@@ -96,12 +96,12 @@ def writable(path, opt: str):
     p = Path(path)
     parent = p.parent
     if p.is_dir():
-        _fail2(f"{opt} {path}: is a directory")
+        _fail2(f"cannot write {opt} {path}: is a directory")
     if not parent.is_dir():
-        _fail2(f"{opt} {path}: no such directory {parent}")
+        _fail2(f"cannot write {opt} {path}: no such directory {parent}")
     if (p.exists() and not os.access(p, os.W_OK)) or \
             (not p.exists() and not os.access(parent, os.W_OK | os.X_OK)):
-        _fail2(f"{opt} {path}: not writable")
+        _fail2(f"cannot write {opt} {path}: not writable")
 
 
 def _variant_opt(ctx, param, value):
