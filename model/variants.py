@@ -242,8 +242,9 @@ def load_variant_file(spec: str):
         mod = importlib.util.module_from_spec(spec_)
         sys.modules[modname] = mod
         spec_.loader.exec_module(mod)
-    except (Exception, SystemExit, KeyboardInterrupt) as e:  # a user's file: report it, don't crash
-        raise VariantError(f"variant file {path}: {type(e).__name__}: {e}") from None
+    except (Exception, SystemExit, KeyboardInterrupt) as e:  # a user's file: report it, don't crash or exit
+        raise VariantError(f"variant file {path}: {type(e).__name__} raised while loading it"
+                           + (f": {e}" if str(e) else "")) from None
     finally:
         VARIANTS.clear()
         VARIANTS.update(registered)
@@ -287,10 +288,9 @@ def get_protocol(name: str | None, protocol: str | None = None) -> Protocol:
         fn(p)
     except (ModelError, VariantError):
         raise
-    except (SystemExit, KeyboardInterrupt) as e:
-        raise VariantError(f"variant {label}: {type(e).__name__} raised while it was applied") from None
-    except Exception as e:
-        raise VariantError(f"variant {label}: {type(e).__name__}: {e}") from None
+    except (Exception, SystemExit, KeyboardInterrupt) as e:
+        raise VariantError(f"variant {label}: {type(e).__name__} raised while applying it"
+                           + (f": {e}" if str(e) else "")) from None
     return p
 
 

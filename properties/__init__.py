@@ -40,6 +40,7 @@ class Witness:
     state: Callable | None = None          # fn(m) -> Expr
     event: tuple | None = None             # (kind, fn(m, *args) -> Expr over the pre-state)
     applies: Callable | None = None        # fn(m) -> bool: does this config have the situation at all
+    required: bool = False                 # unreached -> the property is vacuous even if others are reached
 
 
 @dataclass(frozen=True)
@@ -92,11 +93,12 @@ class Checks:
     step_witness: dict          # transition index -> [(witness id, Expr)]
     lock_order: list = field(default_factory=list)   # property names (checked by the explicit engine)
     refcount_checked: set = field(default_factory=set)  # (transition, slot): an underflow is a violation
+    required: list = field(default_factory=list)     # witness ids that must be reached (Witness.required)
 
 
 def compile_checks(m, props) -> Checks:
     """Instantiate ``props`` for model ``m``."""
-    inv, asserts, end, dead, wits, swit, twit = [], {}, [], [], [], [], {}
+    inv, asserts, end, dead, wits, swit, twit, req = [], {}, [], [], [], [], {}, []
     rc: set = set()
     for p in props:
         if p.invariant:
@@ -119,6 +121,8 @@ def compile_checks(m, props) -> Checks:
                 continue
             wid = f"{p.name}/{w.name}"
             wits.append((wid, p.name))
+            if w.required:
+                req.append(wid)
             if w.state:
                 swit.append((wid, w.state(m)))
             if w.event:
@@ -128,7 +132,7 @@ def compile_checks(m, props) -> Checks:
                         if ev.kind == kind:
                             twit.setdefault(tr.index, []).append((wid, fn(m, *ev.args)))
     return Checks(list(props), inv, asserts, end, dead, wits, swit, twit,
-                  [p.name for p in props if p.lock_order], rc)
+                  [p.name for p in props if p.lock_order], rc, req)
 
 
 def PROPERTIES(protocol=None) -> dict:

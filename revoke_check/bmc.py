@@ -18,6 +18,7 @@ import time
 
 import z3
 
+from . import interrupt
 from .result import ERROR, INCOMPLETE, Result
 from .semantics import Semantics
 from .symbolic import (bad_formulas, independent_pairs, init_formula, make_encoding,
@@ -33,7 +34,7 @@ class Unroller:
     """The BMC unrolling from the initial state, one depth at a time."""
 
     def __init__(self, model, checks, *, sort: str = "bv"):
-        self.pairs = independent_pairs(model)
+        self.pairs = independent_pairs(model, checks)
         self.model, self.checks = model, checks
         self.enc = make_encoding(model, checks, sort)
         self.solver = new_solver(self.enc)
@@ -110,8 +111,11 @@ def bmc(model, checks, *, depth: int = DEFAULT_DEPTH, max_seconds: float | None 
         if left is not None and left <= 0:
             return _stop(res, t0, d - 1, f"time limit of {max_seconds:g}s reached")
         r, cex = un.check_depth(d, left)
+        interrupt.check()
         if progress:
             progress(d, time.monotonic() - t0)
+        if r == z3.unsat:
+            interrupt.note(depth=d)      # no violation of length <= d
         if r == z3.sat:
             path, bad = cex
             report_counterexample(res, sem, path, bad, "bmc")

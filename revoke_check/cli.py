@@ -2,14 +2,17 @@
 
 Exit codes are stable: 0 holds, 1 violated, 2 usage or model error,
 3 incomplete (a limit was reached), 4 vacuous (holds, but no witness of some
-property was reached, so the check proved nothing about it).
+property was reached, so the check proved nothing about it), 130 interrupted
+(Ctrl-C).  Every error is one line on stderr, never a traceback.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import traceback
+from pathlib import Path
 
 import click
 
@@ -20,7 +23,11 @@ from properties import PROPERTIES, PropertyError
 from traces.render_text import render_text
 from traces.trace import TraceError
 
+from . import interrupt
 from .result import EXIT, Result
+
+# z3 engines run this long unless --max-seconds says otherwise (then: incomplete)
+DEFAULT_Z3_SECONDS = 300.0
 
 DOMAIN_ERRORS = (ConfigError, VariantError, PropertyError, TraceError, ModelError)
 
@@ -29,22 +36,37 @@ class Group(click.Group):
     """Turns the domain errors into one line on stderr and exit code 2."""
 
     def invoke(self, ctx):
+        interrupt.install()
         try:
             return super().invoke(ctx)
         except DOMAIN_ERRORS as e:
-            click.echo(f"revoke-check: error: {e}", err=True)
+            if interrupt.FIRED.is_set():
+                _interrupted(ctx)
+            click.echo(f"revoke-check: error: {_one_line(e)}", err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt:
+            if interrupt.FIRED.is_set():
+                _interrupted(ctx)
+            # raised by code (a variant's), not by Ctrl-C
+            click.echo("revoke-check: error: KeyboardInterrupt raised by the model or a variant", err=True)
+            ctx.exit(2)
+        except click.exceptions.UsageError as e:   # one line, not click's three
+            hint = f" (try '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+            click.echo(f"revoke-check: error: {_one_line(e.format_message())}{hint}", err=True)
             ctx.exit(2)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort,
-                SystemExit, KeyboardInterrupt):
+                SystemExit):
             raise
         except BrokenPipeError:  # the reader (head, less) went away: stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(1)
         except Exception as e:  # a bug in revoke-check or in a variant's code: one line, exit 2
+            if interrupt.FIRED.is_set():   # Ctrl-C inside z3's ctypes glue: still an interrupt
+                _interrupted(ctx)
             if os.environ.get("REVOKE_CHECK_DEBUG"):
                 raise
             where = traceback.extract_tb(e.__traceback__)[-1]
-            click.echo(f"revoke-check: internal error: {type(e).__name__}: {e} "
+            click.echo(f"revoke-check: internal error: {type(e).__name__}: {_one_line(e)} "
                        f"(at {os.path.basename(where.filename)}:{where.lineno}; "
                        f"REVOKE_CHECK_DEBUG=1 shows the traceback)", err=True)
             ctx.exit(2)
@@ -53,6 +75,59 @@ class Group(click.Group):
 def _version() -> str:
     from . import __version__
     return __version__
+
+
+def _one_line(e) -> str:
+    return " ".join(str(e).split())
+
+
+def _interrupted(ctx):
+    """Ctrl-C: one line on stderr, exit 130 (every engine ends here)."""
+    click.echo(f"revoke-check: interrupted: incomplete after {interrupt.describe()}", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)      # no interpreter teardown: z3 objects cut short by the signal stay quiet
+
+
+def _fail2(msg: str):
+    click.echo(f"revoke-check: error: {_one_line(msg)}", err=True)
+    sys.exit(2)
+
+
+def writable(path, opt: str):
+    """Fail (one line, exit 2) before any search if ``path`` cannot be written."""
+    if path is None:
+        return
+    p = Path(path)
+    parent = p.parent
+    if p.is_dir():
+        _fail2(f"cannot write {opt} {path}: is a directory")
+    if not parent.is_dir():
+        _fail2(f"cannot write {opt} {path}: no such directory {parent}")
+    if (p.exists() and not os.access(p, os.W_OK)) or \
+            (not p.exists() and not os.access(parent, os.W_OK | os.X_OK)):
+        _fail2(f"cannot write {opt} {path}: not writable")
+
+
+def _variant_opt(ctx, param, value):
+    if value is not None and not value.strip():
+        raise click.BadParameter("must name a variant (upstream, a known variant or FILE.py:NAME)")
+    return value
+
+
+class Seconds(click.ParamType):
+    """A positive, finite number of seconds (``nan`` and ``inf`` are rejected)."""
+
+    name = "seconds"
+
+    def convert(self, value, param, ctx):
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(x) or x <= 0:
+            self.fail(f"{value!r} is not a positive finite number of seconds", param, ctx)
+        return x
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -144,7 +219,7 @@ def print_result(r: Result, as_json: bool):
 
 @main.command()
 @click.option("--config", "-c", default="default", show_default=True, help="Named config.")
-@click.option("--variant", "-v", default="upstream", show_default=True,
+@click.option("--variant", "-v", default="upstream", show_default=True, callback=_variant_opt,
               help="Variant name, or FILE.py:NAME for a variant of your own.")
 @click.option("--property", "-p", "props", multiple=True, help="Check only these (repeatable).")
 @click.option("--engine", "-e", default="explicit", show_default=True,
@@ -158,13 +233,14 @@ def print_result(r: Result, as_json: bool):
 @click.option("--no-lemmas", is_flag=True,
               help="kind: plain k-induction, without lemmas from the explicit reachable set.")
 @click.option("--max-states", type=click.IntRange(1), default=None, help="Stop (incomplete) after N states.")
-@click.option("--max-seconds", type=click.FloatRange(0, min_open=True), default=None,
-              help="Stop (incomplete) after N seconds.")
+@click.option("--max-seconds", type=Seconds(), default=None,
+              help=f"Stop (incomplete) after N seconds (z3 engines: {DEFAULT_Z3_SECONDS:g} s unless given).")
 @click.option("--hash-compaction", is_flag=True,
               help="compiled: store 64-bit fingerprints only (less memory; may miss states, so "
                    "no violation is reported as incomplete, exit 3, never holds).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--trace-out", type=click.Path(dir_okay=False, writable=True), default=None,
+@click.option("--trace-out", type=click.Path(dir_okay=False), default=None,
               help="Save the counterexample trace as JSON.")
 @click.option("--junit", "junit_out", type=click.Path(dir_okay=False), default=None,
               help="Write JUnit XML: one test case per property (each property is checked on its own).")
@@ -174,17 +250,36 @@ def print_result(r: Result, as_json: bool):
               help="Kernel tree root: SARIF locations get the line of each function.")
 @protocol_option
 def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_states,
-          max_seconds, hash_compaction, as_json, trace_out, junit_out, sarif_out, kernel_src, protocol):
-    """Check properties of a variant on a config."""
-    from .run import ENGINES, check as run_check
+          max_seconds, hash_compaction, quiet, as_json, trace_out, junit_out, sarif_out, kernel_src,
+          protocol):
+    """Check properties of a variant on a config.
+
+    The z3 engines (bmc, kind, spacer) stop after --max-seconds, 300 s by
+    default, and then say incomplete (exit 3).  A progress line goes to stderr
+    every few seconds (--quiet: none).  Ctrl-C ends any engine: exit 130.
+    """
+    from .run import ENGINES, Z3_ENGINES, check as run_check
     if hash_compaction and (engine != "compiled" or junit_out or sarif_out):
         raise click.BadParameter("needs --engine compiled (and no --junit/--sarif)",
                                  param_hint="--hash-compaction")
+    for path, opt in ((trace_out, "--trace-out"), (junit_out, "--junit"), (sarif_out, "--sarif")):
+        writable(path, opt)
+
+    def secs(e):
+        return max_seconds if max_seconds is not None or e not in Z3_ENGINES else DEFAULT_Z3_SECONDS
+
+    stop = None if quiet else interrupt.ticker(lambda line: click.echo(f"  {line}", err=True))
+
+    def run_one(e, **kw):
+        interrupt.reset(e)
+        return run_check(config, variant, list(props), engine=e, max_states=max_states,
+                         max_seconds=secs(e), depth=depth, lemmas=not no_lemmas, protocol=protocol, **kw)
     if engine == "all":
-        results = [run_check(config, variant, list(props), engine=e, max_states=max_states,
-                             max_seconds=max_seconds, depth=depth, lemmas=not no_lemmas,
-                             protocol=protocol)
-                   for e in ENGINES]
+        results = [run_one(e) for e in ENGINES]
+        if stop:
+            stop.set()
+        for r in results:
+            _error_line(r)
         if as_json:
             click.echo(json.dumps([r.to_json() for r in results], indent=1))
         else:
@@ -196,28 +291,32 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
         raise click.BadParameter(f"unknown engine {engine!r} (known: {', '.join(ENGINES)}, all)",
                                  param_hint="--engine")
     if junit_out or sarif_out:
-        _check_with_reports(config, variant, list(props), engine, max_states, max_seconds,
+        interrupt.reset(engine)
+        _check_with_reports(config, variant, list(props), engine, max_states, secs(engine),
                             as_json, trace_out, junit_out, sarif_out, kernel_src, protocol)
-    progress = None
-    if not as_json and sys.stderr.isatty():
-        def progress(n, done, secs):
-            click.echo(f"\r  {n} states, {done} expanded, {secs:.0f}s", err=True, nl=False)
-    r = run_check(config, variant, list(props), engine=engine, max_states=max_states,
-                  max_seconds=max_seconds, depth=depth, progress=progress if engine == "explicit" else None,
-                  lemmas=not no_lemmas, show_invariant=show_invariant,
-                  progress_secs=2.0 if engine == "compiled" else 0.0,
-                  hash_compaction=hash_compaction, protocol=protocol)
-    if progress:
-        click.echo("\r" + " " * 60 + "\r", err=True, nl=False)
+    r = run_one(engine, show_invariant=show_invariant,
+                progress_secs=0.0 if quiet or engine != "compiled" else 2.0,
+                hash_compaction=hash_compaction)
+    if stop:
+        stop.set()
     if trace_out and r.trace is not None:
         r.trace.save(trace_out)
     print_result(r, as_json)
+    _error_line(r)
     sys.exit(r.exit_code)
+
+
+def _error_line(r: Result):
+    """An error verdict (a model error, an internal disagreement) is also one line on stderr."""
+    if r.verdict == "error":
+        click.echo(f"revoke-check: error: {r.variant} on {r.config} [{r.engine}]: "
+                   f"{_one_line(r.message or 'error')}", err=True)
 
 
 @main.command()
 @click.argument("trace_file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--variant", "-v", default=None, help="Replay against this variant (default: the trace's).")
+@click.option("--variant", "-v", default=None, callback=_variant_opt,
+              help="Replay against this variant (default: the trace's).")
 @click.option("--config", "-c", default=None, help="Replay on this config (default: the trace's).")
 @click.option("--property", "-p", "props", multiple=True,
               help="Check these properties (default: the one the trace violates; 'all' for every one).")
@@ -238,8 +337,17 @@ def replay(trace_file, variant, config, props, protocol):
     rr = do_replay(t, Semantics(model, checks))
     name = f"{t.variant} trace on {model.variant}/{model.config.name}"
     if not rr.ok:
-        click.echo(f"{name}: does not replay: {rr.error}")
-        sys.exit(EXIT["holds"] if (variant and variant != t.variant) else EXIT["error"])
+        other = (variant and variant != t.variant) or (config and config != t.config)
+        if other:
+            # the fix prevents it -- if the trace fits its own variant; else it is corrupt
+            own_model, own_checks = build(t.config, t.variant, names)
+            own = do_replay(t, Semantics(own_model, own_checks))
+            if not own.ok:
+                _fail2(f"{trace_file}: the trace does not replay on its own variant "
+                       f"{t.variant}/{t.config} either (corrupt or stale): {own.error}")
+            click.echo(f"{name}: does not replay: {rr.error}")
+            sys.exit(EXIT["holds"])
+        _fail2(f"{name}: does not replay (corrupt or stale trace): {rr.error}")
     if rr.violation:
         p, kind, msg = rr.violation
         click.echo(f"{name}: replays {rr.steps_replayed} steps; violates {p}: {msg}")
@@ -288,15 +396,10 @@ def _check_with_reports(config, variant, props, engine, max_states, max_seconds,
     sys.exit(worst_exit(results))
 
 
-def _fail2(msg: str):
-    click.echo(f"revoke-check: error: {msg}", err=True)
-    sys.exit(2)
-
-
 @main.command()
 @click.option("--manifest", "-m", "manifest", type=click.Path(dir_okay=False), default=None,
               help="Manifest of expected results (default: the project's manifest.toml).")
-@click.option("--variant", "-v", default=None,
+@click.option("--variant", "-v", default=None, callback=_variant_opt,
               help="Check this variant (name or FILE.py:NAME) wherever the manifest says upstream.")
 @click.option("--coverage", "coverage_configs", multiple=True, metavar="CONFIG",
               help="Also run the coverage gate of upstream on CONFIG (repeatable).")
@@ -315,6 +418,8 @@ def gate(manifest, variant, coverage_configs, allow, no_coverage, junit_out):
     from .coverage import CoverageError
     from .gate import GateError, gate_cases, run_gate
     from .report_junit import junit_xml_cases
+
+    writable(junit_out, "--junit")
 
     def show(o):
         for line in o.lines():
@@ -345,7 +450,7 @@ def gate(manifest, variant, coverage_configs, allow, no_coverage, junit_out):
 
 @main.command("coverage")
 @click.option("--config", "-c", default="default", show_default=True, help="Named config.")
-@click.option("--variant", "-v", default="upstream", show_default=True,
+@click.option("--variant", "-v", default="upstream", show_default=True, callback=_variant_opt,
               help="Variant name, or FILE.py:NAME.")
 @click.option("--fail-unfired", is_flag=True,
               help="Exit 1 on a step that never fires or a witness never reached, unless the "
@@ -424,6 +529,7 @@ def _write_out(text: str, out: str | None):
 def export_trace(trace_file, fmt, out):
     """Convert a stored trace (our JSON or ITF) to ITF or to our JSON schema."""
     from traces.itf import dumps_itf, load_trace
+    writable(out, "--output")
     t = load_trace(trace_file)
     _write_out(dumps_itf(t) if fmt == "itf" else t.dumps(), out)
 
@@ -445,6 +551,7 @@ def export_trace(trace_file, fmt, out):
 def render(trace_file, fmt, out, do_reduce, against, kernel_ref, kernel_src, no_explain):
     """Show a stored trace as text, a lockdep scenario, Mermaid, SVG or an HTML report."""
     from traces.itf import load_trace
+    writable(out, "--output")
     t = load_trace(trace_file)
     if do_reduce:
         from traces.reduce import reduce_trace
@@ -475,6 +582,7 @@ def reduce(trace_file, out):
     """Reorder a trace to the fewest thread switches; it still violates the same property."""
     from traces.itf import load_trace
     from traces.reduce import reduce_trace, thread_switches
+    writable(out, "--output")
     t = load_trace(trace_file)
     r = reduce_trace(t)
     def sw(x):
@@ -652,7 +760,8 @@ def diff_cmd(variant_a, variant_b, config, props, n_traces, max_states, as_json,
 
 @main.command()
 @click.option("--config", "-c", default="default", show_default=True, help="Named config.")
-@click.option("--variant", "-v", default="upstream", show_default=True, help="Variant name or FILE.py:NAME.")
+@click.option("--variant", "-v", default="upstream", show_default=True, callback=_variant_opt,
+              help="Variant name or FILE.py:NAME.")
 @click.option("--proc", "procs", multiple=True, help="Only these procedures (repeatable).")
 @protocol_option
 def steps(config, variant, procs, protocol):

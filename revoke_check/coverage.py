@@ -155,6 +155,10 @@ def load_allow(path=None) -> AllowList:
         raise CoverageError(f"{path}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise CoverageError(f"{path}: {e}") from None
+    from .schema import problem
+    why = problem(raw, "coverage")
+    if why:
+        raise CoverageError(f"{path}: {why}")
     extra = set(raw) - {"target", "unfired", "unreached"}
     if extra:
         raise CoverageError(f"{path}: unknown table {sorted(extra)[0]!r} "

@@ -12,6 +12,7 @@ from array import array
 
 from model.lang import ModelError
 
+from . import interrupt
 from .replay import trace_from_path, violation_at
 from .result import ERROR, HOLDS, INCOMPLETE, VACUOUS, VIOLATED, Result
 from .semantics import Semantics
@@ -40,6 +41,7 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
     via = array("l", [-1])
     depth = array("H", [0])
     coverage = [0] * len(model.transitions)
+    interrupt.note(states=lambda: len(keys), depth=lambda: depth[-1])   # read on Ctrl-C / progress
     reached = {w: False for w, _ in checks.witnesses}
     edges = 0
 
@@ -78,32 +80,68 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
         from properties.lock_order import LockOrder
         lock_order = LockOrder.of(model)
     check_every = 2048
+
+    def model_error(i, e):
+        res.message = str(e)
+        r = finish(ERROR, i)
+        r.message = str(e)
+        r.trace = trace_from_path(sem, _path(parent, via, i), prop=None, kind="model-error",
+                                  message=str(e), engine="explicit")
+        r.depth = len(r.trace)    # the trace's length, as for a violation (was the BFS depth)
+        return r
+
+    def uncovered_underflow(s):
+        """A step of ``s`` that would take a reference count below zero with no selected property
+        asserting that count: this state's model error (as the z3 encoding has it)."""
+        for ti, _ in sem.underflows(s):
+            tr = model.transitions[ti]
+            if any((ti, x) not in checks.refcount_checked for x in tr.updates if x in model.refcount_slots):
+                return sem.underflow_error(s, ti)
+        return None
+
+    def shortest(i, fin):
+        """Early exit with a violation one step longer than state ``i`` (a step
+        assertion or lock-order edge fired from it, an invariant of a new
+        successor): the states of the same depth not yet expanded may end a
+        *shorter* trace (deadlock, at-end, model error: length ``depth[i]``),
+        so they are looked at first (without adding their successors; the
+        counts reported stay those at the first violation).  A violation of
+        length ``depth[i]`` found when expanding state ``i`` needs no such scan:
+        every state of smaller depth has been expanded.  Witnesses and
+        coverage only feed holds/vacuity, which a violation never reports."""
+        for j in range(i + 1, len(keys)):
+            if depth[j] != depth[i]:
+                break
+            sj = tuple(keys[j])
+            try:
+                succ = sem.successors(sj)
+            except ModelError as e:
+                return model_error(j, e)
+            if sem.under_dispatch:
+                e = uncovered_underflow(sj)
+                if e is not None:
+                    return model_error(j, e)
+                succ = succ or [x for x, _ in sem.underflows(sj)]
+            if not succ:
+                v = violation_at(sem, sj)
+                if v:
+                    return finish(VIOLATED, j, None, v)
+        return fin()
+
     while i < len(keys):
         s = tuple(keys[i])
         try:
             succ = sem.successors(s)
         except ModelError as e:
-            res.message = str(e)
-            r = finish(ERROR, i)
-            r.message = str(e)
-            r.trace = trace_from_path(sem, _path(parent, via, i), prop=None, kind="model-error",
-                                      message=str(e), engine="explicit")
-            return r
+            return model_error(i, e)
         if sem.under_dispatch:
             # a step that would take a reference count below zero has no successor; with a
             # property that asserts the count (refcounts) it is that property's violation at
             # the step, otherwise a model error of this state (as the z3 encoding has it)
+            e = uncovered_underflow(s)
+            if e is not None:
+                return model_error(i, e)
             unders = sem.underflows(s)
-            for ti, _ in unders:
-                tr = model.transitions[ti]
-                if any((ti, x) not in checks.refcount_checked for x in tr.updates
-                       if x in model.refcount_slots):
-                    e = sem.underflow_error(s, ti)
-                    r = finish(ERROR, i)
-                    r.message = str(e)
-                    r.trace = trace_from_path(sem, _path(parent, via, i), prop=None, kind="model-error",
-                                              message=str(e), engine="explicit")
-                    return r
             if unders:
                 succ = sorted(succ + [(ti, None) for ti, _ in unders], key=lambda x: x[0])
         if not succ:
@@ -116,7 +154,7 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
             coverage[ti] += 1
             for p, fn in step_asserts.get(ti, ()):
                 if not fn(s):
-                    return finish(VIOLATED, i, ti, violation_at(sem, s, fire=ti))
+                    return shortest(i, lambda: finish(VIOLATED, i, ti, violation_at(sem, s, fire=ti)))
             if n is None:    # a reference count underflow (asserted above): no successor
                 continue
             for w, fn in step_witness.get(ti, ()):
@@ -125,10 +163,12 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
             if lock_order is not None:
                 cyc = lock_order.observe(s, ti)
                 if cyc:
-                    r = finish(VIOLATED, i, ti, (checks.lock_order[0], "lock-order",
-                                                 lock_order.describe(*cyc)))
-                    r.trace.details = {"lock_order": lock_order.details(*cyc)}
-                    return r
+                    def lock_cycle(cyc=cyc):
+                        r = finish(VIOLATED, i, ti, (checks.lock_order[0], "lock-order",
+                                                     lock_order.describe(*cyc)))
+                        r.trace.details = {"lock_order": lock_order.details(*cyc)}
+                        return r
+                    return shortest(i, lock_cycle)
             k = bytes(n)
             if k in seen:
                 continue
@@ -141,9 +181,10 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
             witness_state(n)
             v = _check_state(sem, n)
             if v:
-                return finish(VIOLATED, j, None, v)
+                return shortest(i, lambda: finish(VIOLATED, j, None, v))
         i += 1
         if i % check_every == 0:
+            interrupt.check()
             if progress:
                 progress(len(keys), i, time.monotonic() - t0)
             if max_seconds is not None and time.monotonic() - t0 > max_seconds:
@@ -153,15 +194,20 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
     r = finish(HOLDS)
     if states_out is not None:   # the reachable set, for kind's lemma oracle
         states_out.extend(tuple(k) for k in keys)
-    vac = []
+    vac, why = [], []
     for p in checks.properties:
         ws = [w for w, q in checks.witnesses if q == p.name]
+        missed = [w for w in ws if w in checks.required and not reached[w]]
         if ws and not any(reached[w] for w in ws):
             vac.append(p.name)
+            why.append(p.name)
+        elif missed:      # a required witness (Witness.required) unreached
+            vac.append(p.name)
+            why.append(f"{p.name} (required: {', '.join(missed)})")
     r.vacuous = vac
     if vac:
         r.verdict = VACUOUS
-        r.message = "no witness reached for " + ", ".join(vac)
+        r.message = "no witness reached for " + ", ".join(why)
     return r
 
 

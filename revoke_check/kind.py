@@ -22,6 +22,17 @@ For ``k = 1, 2, ...`` up to ``--depth K``:
   length, its end and (by minimality) the goodness of its other states; its
   last ``k + 1`` states would satisfy the step query.
 
+  By kind of property (``Bad`` is the disjunction of
+  :func:`~revoke_check.symbolic.bad_formulas`): invariants, model errors,
+  deadlock and at-end are bad *states*; a step assertion of transition ``j`` is
+  the bad state ``en_j(u) /\\ not a_j(u)``, so it too is a property of the last
+  state ``u_k`` and the path need not fire ``j``.  The order constraint is
+  sound for these only because the footprint of a transition includes the
+  reads of its assertions (issue 10; see ``order_formula``).  Simple path: a
+  shortest path to a bad state visits no state twice, whatever the kind.  The
+  base case is :class:`~revoke_check.bmc.Unroller`, with BMC's argument.
+  Lock-order and vacuity are not checked by this engine.
+
 If the step query is still satisfiable at ``k = K`` the verdict is
 ``incomplete``: no counterexample up to depth ``K``, no proof either.
 
@@ -41,6 +52,7 @@ import time
 import z3
 
 from .bmc import DEFAULT_DEPTH, Unroller, _remaining_ms, _stop
+from . import interrupt
 from .explicit import explore
 from .lemmas import Oracle, strengthen
 from .result import ERROR, HOLDS, INCOMPLETE, VACUOUS, Result
@@ -155,6 +167,7 @@ def _plain(res, model, checks, sem, *, t0, depth, max_seconds, sort, progress):
         if left is not None and left <= 0:
             return _stop(res, t0, k - 1, f"time limit of {max_seconds:g}s reached")
         r, cex = base.check_depth(k, left)
+        interrupt.check()
         if r == z3.sat:
             path, bad = cex
             report_counterexample(res, sem, path, bad, "kind")
@@ -167,12 +180,15 @@ def _plain(res, model, checks, sem, *, t0, depth, max_seconds, sort, progress):
             return _stop(res, t0, k - 1, f"time limit of {max_seconds:g}s reached in the base case")
         if progress:
             progress(k, time.monotonic() - t0)
+        interrupt.note(depth=k)
         if k == 0:
             continue
         left = _remaining_ms(t0, max_seconds)
         if left is not None and left <= 0:
             return _stop(res, t0, k, f"time limit of {max_seconds:g}s reached")
         r = step.check(k, left)
+        interrupt.check()
+        interrupt.note(k=k)
         if r == z3.unsat:
             res.verdict, res.proof, res.bound, res.depth = HOLDS, k, None, k
             res.message = f"proven for all depths by {k}-induction"

@@ -19,7 +19,14 @@ for an inductive invariant ``L`` made of *lemmas*, each a clause
    inductive invariant that excludes every bad state: the properties hold at
    every depth (1-induction strengthened by ``L``).
 
-Soundness rests on z3 alone: the lemmas are checked, not trusted.  An oracle
+Soundness rests on z3 alone: the lemmas are checked, not trusted.  No
+reduction is used here (issue 10 review): the CTI query has the full transition
+relation (no order constraint, no simple-path constraint), and ``Bad`` is the
+disjunction of every kind of :func:`~revoke_check.symbolic.bad_formulas` --
+invariants, model errors, deadlock, at-end, and step assertions as the states
+where the asserting transition is enabled with its assertion false -- so
+``L => not Bad`` covers every property kind the z3 engines check (lock-order and
+vacuity are the explicit engine's).  An oracle
 that missed a reachable state can only make a lemma that z3 then refutes (a
 CTI inside ``Reach`` as seen by z3, an internal error).  Every round adds a
 lemma that excludes at least the CTI, so the loop ends.
@@ -31,6 +38,7 @@ from dataclasses import dataclass
 
 import z3
 
+from . import interrupt
 from .symbolic import (bad_formulas, init_formula, new_solver, num_value, range_formula,
                        state_values, state_vars, trans_formula)
 
@@ -155,11 +163,13 @@ def strengthen(enc, checks, oracle: Oracle, *, deadline: float | None = None) ->
                 return Strengthened("limit", lemmas, "time limit reached while looking for lemmas")
             solver.set("timeout", max(1, int(left * 1000)))
         r = solver.check(broken[-1])
+        interrupt.check()
         if r == z3.unsat:
             break
         if r == z3.unknown:
             return Strengthened("limit", lemmas, f"z3 gave up looking for lemmas "
                                                   f"({solver.reason_unknown()})")
+        interrupt.note(lemmas=len(lemmas))
         zm = solver.model()
         cti = state_values(zm, s)
         if cti in oracle:

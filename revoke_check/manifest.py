@@ -54,6 +54,10 @@ def load_manifest(path=None) -> list[Entry]:
         raise ManifestError(f"{path}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise ManifestError(f"{path}: {e}") from None
+    from .schema import problem
+    why = problem(raw, "manifest")
+    if why:
+        raise ManifestError(f"{path}: {why}")
     out = []
     for i, e in enumerate(raw.get("check", [])):
         extra = set(e) - _KEYS

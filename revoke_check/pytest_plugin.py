@@ -192,6 +192,10 @@ class RevokeFile(pytest.File):
             raw = tomllib.loads(self.path.read_text())
         except tomllib.TOMLDecodeError as e:
             raise self.CollectError(f"{self.path}: {e}") from None
+        from .schema import problem
+        why = problem(raw, "expectations")
+        if why:
+            raise self.CollectError(f"{self.path}: {why}")
         entries = raw.get("expect")
         if not isinstance(entries, list) or not entries:
             raise self.CollectError(f"{self.path}: no [[expect]] entries")

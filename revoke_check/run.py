@@ -17,8 +17,13 @@ def build(config: str, variant: str | None, properties=None, protocol: str | Non
     """(model, checks) for the given names; raises the domain errors on bad names.
 
     ``protocol`` names the protocol (model/protocols.py; default vfio-dmabuf)."""
+    from model.variants import VariantError
     p = get_protocol(variant, protocol=protocol)
-    model = p.build(p.config(config))
+    cfg = p.config(config)
+    try:
+        model = p.build(cfg)
+    except (SystemExit, KeyboardInterrupt) as e:   # from a variant's step makers
+        raise VariantError(f"variant {variant}: {type(e).__name__} raised while building it on {config}") from None
     checks = compile_checks(model, get_properties(properties, p))
     return model, checks
 

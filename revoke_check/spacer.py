@@ -17,6 +17,12 @@ shared among the queries still to run; an undecided query makes the verdict
 Spacer's derivation are the transitions of a counterexample; it is replayed
 on the explicit semantics like every z3 counterexample, and then shortened to
 a shortest one by BMC up to its length.
+
+No reduction is used in the Horn clauses (issue 10 review): every transition
+is a rule and every kind of bad state (invariant, model error, deadlock,
+at-end, step assertion as "enabled with its assertion false") is a query of
+its own.  The BMC that shortens a counterexample uses the partial-order
+constraint, whose footprints include the reads of step assertions.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from dataclasses import dataclass
 
 import z3
 
+from . import interrupt
 from .bmc import bmc
 from .result import ERROR, HOLDS, INCOMPLETE, Result
 from .semantics import Semantics
@@ -95,6 +102,7 @@ def spacer(model, checks, *, max_seconds: float | None = None, sem: Semantics | 
     h = encode(model, checks)
     bads = h.bads
     open_, proved = [], []
+    interrupt.note(queries=f"0 of {len(bads)}")
     for n, b in enumerate(bads):
         left = budget - (time.monotonic() - t0)
         if left <= 0:
@@ -106,11 +114,13 @@ def spacer(model, checks, *, max_seconds: float | None = None, sem: Semantics | 
             r = fp.query(err())
         except z3.Z3Exception:   # the timeout cancels the query
             r = z3.unknown
+        interrupt.check()
         if r == z3.sat:
             path = [int(x[1:]) for x in _rule_names(fp) if x[:1] == "t" and x[1:].isdigit()]
             return _report(res, sem, h, path, t0, budget)
         if r == z3.unsat:
             proved.append(b.tag)
+            interrupt.note(queries=f"{len(proved)} of {len(bads)}")
             if show_invariant:
                 res.invariant.append(f"{b.tag}: {invariant_text(fp, reach, model)}")
         else:

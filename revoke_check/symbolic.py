@@ -386,13 +386,33 @@ def _increment(slot: int, e) -> bool:
             and e.args[0].slot == slot and isinstance(e.args[1], Const))
 
 
-def _footprint(tr) -> tuple[set, set, set]:
+def attached_reads(tr, checks) -> set:
+    """Slots read by every check attached to transition ``tr``: its step
+    assertions and its step witnesses (both evaluated over the pre-state of the
+    transition, so they belong to the transition's footprint)."""
+    out = set()
+    if checks is None:
+        return out
+    for _, e in checks.step_asserts.get(tr.index, ()):
+        out |= {v.slot for v in variables(e)}
+    for _, e in checks.step_witness.get(tr.index, ()):
+        out |= {v.slot for v in variables(e)}
+    return out
+
+
+def _footprint(tr, checks=None) -> tuple[set, set, set]:
     """(slots read, slots written, slots only incremented) of a transition.
 
-    A slot updated by ``x := x + c`` (``c`` constant) and read nowhere else by
-    the transition counts as *incremented*, not as read and written.
+    *Read* covers the pc, the guard, the non-increment updates and every check
+    attached to the transition (:func:`attached_reads`: step assertions and
+    step witnesses).  Leaving the attached checks out is unsound: a step whose
+    assertion reads ``phase`` would commute with another thread's step that
+    writes ``phase``, and the reordered path evaluates the assertion in a state
+    where it holds (issue 10).  A slot updated by ``x := x + c`` (``c``
+    constant) and read nowhere else by the transition or its checks counts as
+    *incremented*, not as read and written.
     """
-    reads = {tr.pc_slot} | {v.slot for v in variables(tr.guard)}
+    reads = {tr.pc_slot} | {v.slot for v in variables(tr.guard)} | attached_reads(tr, checks)
     writes, incs = set(), set()
     for i, e in tr.updates.items():
         if _increment(i, e):
@@ -405,18 +425,22 @@ def _footprint(tr) -> tuple[set, set, set]:
     return reads, writes, incs
 
 
-def independent_pairs(model) -> list[tuple[int, int]]:
+def independent_pairs(model, checks) -> list[tuple[int, int]]:
     """Pairs ``(a, b)``, ``a < b``, of transitions of different threads that commute.
 
     With ``R``, ``W``, ``C`` the slots read, written and only incremented
-    (:func:`_footprint`): ``W_a`` meets none of ``R_b, W_b, C_b``, ``C_a``
+    (:func:`_footprint`, which counts the reads of the checks attached to a
+    transition as reads): ``W_a`` meets none of ``R_b, W_b, C_b``, ``C_a``
     meets none of ``R_b, W_b``, and symmetrically (the pc is read and written
     by its own thread only; two increments of one counter commute).  Then from
     a state where ``b;a`` can run, ``a`` is enabled, and ``a;b`` reaches the
     same state -- unless ``a``'s increment leaves its domain there, which is a
-    model error in that (earlier) state, a bad state of its own.
+    model error in that (earlier) state, a bad state of its own.  And each
+    step's attached checks (assertion, witness) read the same values in both
+    orders.  ``checks`` is required: a caller that forgets it would get the
+    unsound relation of issue 10.
     """
-    fp = [_footprint(tr) for tr in model.transitions]
+    fp = [_footprint(tr, checks) for tr in model.transitions]
     out = []
     for a, ta in enumerate(model.transitions):
         ra, wa, ca = fp[a]
@@ -439,6 +463,26 @@ def order_formula(enc: Encoding, sel, nxt, pairs):
     removes an inversion and keeps the end state), so every state reachable in
     exactly ``d`` steps stays reachable in exactly ``d`` steps, and a shortest
     counterexample keeps its length (partial-order reduction).
+
+    Why this keeps every shortest counterexample, by kind of property (the
+    intermediate states of a reordered path differ, so each argument uses the
+    minimality of the counterexample: a bad intermediate state would be a
+    shorter counterexample):
+
+    * invariants, model errors, deadlock, at-end: bad *states*, evaluated on
+      the last state of the path, which every swap keeps (the stutter selector
+      ``N`` is in no pair, and stutters only follow a stuck state);
+    * step assertions: see the violating step ``k`` of a shortest trace
+      ``pi; k`` as a step of its own whose footprint is ``k``'s plus the reads
+      of its assertion (:func:`attached_reads`).  Sorting ``pi; k`` keeps
+      ``k`` last: if it could move before an independent ``b``, then ``k`` is
+      enabled with its assertion false one step earlier, a shorter trace.  In
+      BMC the solver must still give ``sel_{d-1}`` *some* value after the
+      sorted prefix: ``k`` itself is allowed by the argument above (or ``k``
+      overflows a domain, a model error one step earlier);
+    * step witnesses: not used by the z3 engines; still in the footprint;
+    * lock-order: not checked by the z3 engines (the CLI drops it);
+    * vacuity: decided by the explicit engine only.
     """
     return z3.And([z3.Not(z3.And(sel == enc.val(b), nxt == enc.val(a))) for a, b in pairs])
 

@@ -141,7 +141,7 @@ def test_coverage_cli_incomplete_is_exit_3():
     ('[[unfired]]\nstep = "x"\nreason = "r"\n', "needs config"),
     ('[[unfired]]\nconfig = "wide"\nstep = "x"\nreason = "r"\nwhy = 1\n', "unknown key 'why'"),
     ('[[nope]]\n', "unknown table 'nope'"),
-    ('[[target]]\n', "target[0] needs config"),
+    ('[[target]]\n', "target[0]: needs config"),
     ('[[unfired]\n', "c.toml"),
 ])
 def test_malformed_allow_list(tmp_path, text, msg):

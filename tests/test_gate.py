@@ -92,11 +92,18 @@ def test_variant_file_relative_to_the_manifest(tmp_path):
 
 @pytest.mark.parametrize("text, msg", [
     ("[[check]\n", "m.toml"),
-    ('[[check]]\nconfig = "default"\n', "needs config and variant"),
+    ('[[check]]\nconfig = "default"\n', "check[0]: needs variant"),
     ('[[check]]\nconfig = "default"\nvariant = "upstream"\ncolour = 1\n', "unknown key 'colour'"),
-    ('[[check]]\nconfig = "default"\nvariant = "upstream"\nengine = "nope"\n', "unknown engine 'nope'"),
+    ('[[check]]\nconfig = "default"\nvariant = "upstream"\nengine = "nope"\n', "check[0].engine: 'nope' is not one of explicit"),
+    # issue 10: a misspelt table, an empty or mistyped value
+    ('[[chek]]\nconfig = "default"\nvariant = "upstream"\n', "unknown table 'chek'"),
+    ('[[check]]\nconfig = "tiny"\nvariant = "upstream"\nverdict = ""\n', "check[0].verdict: '' is not one of holds"),
+    ('[[check]]\nconfig = "tiny"\nvariant = "upstream"\ndistinct_states = "97"\n',
+     "check[0].distinct_states: '97' is not of type integer"),
+    ('[[check]]\nconfig = "tiny"\nvariant = "upstream"\ntrace_length = -1\n', "check[0].trace_length"),
+    ('[[check]]\nconfig = "tiny"\nvariant = ""\n', "check[0].variant: must not be empty"),
     ('[[check]]\nconfig = "nope"\nvariant = "upstream"\n', "unknown config 'nope'"),
-    ("# nothing\n", "no [[check]] entries"),
+    ("# nothing\n", "top level: needs check"),
 ])
 def test_malformed_manifest_is_one_line_exit_2(tmp_path, text, msg):
     m = tmp_path / "m.toml"
@@ -155,5 +162,5 @@ def test_run_gate_api_reports_each_outcome(tmp_path):
     outs = run_gate(m, on_outcome=seen.append)
     assert len(outs) == 1 and outs[0].ok and seen == outs
     m.write_text(block.replace('engine = "explicit"', 'engine = "nope"'))
-    with pytest.raises(GateError, match="unknown engine"):
+    with pytest.raises(GateError, match=r"check\[0\]\.engine: 'nope' is not one of"):
         run_gate(m)
