@@ -59,6 +59,8 @@ class Importer:
     fences: bool = True
     maps: int = 1
     kind: str = "dynamic"   # "dynamic" (sg_table map, async invalidate) or "iommufd"
+    retry: bool = False     # dynamic: a map refused because revoked is retried (not given up)
+    remap: bool = False     # dynamic: after unmapping for invalidate_mappings, map again
 
 
 @dataclass(frozen=True)
@@ -144,13 +146,20 @@ def parse_config(name: str, raw: dict) -> Config:
     bnames = [b.name for b in bufs]
     imps = []
     for i, m in enumerate(raw.get("importers", [])):
-        _check_keys(f"{name}.importers[{i}]", m, {"name", "buf", "revocable", "fences", "maps", "kind"})
+        _check_keys(f"{name}.importers[{i}]", m, {"name", "buf", "revocable", "fences", "maps", "kind",
+                                                  "retry", "remap"})
         kind = m.get("kind", "dynamic")
         if kind not in ("dynamic", "iommufd"):
             raise ConfigError(f"{name}.importers[{i}]: unknown importer kind {kind!r} (known: dynamic, iommufd)")
+        for k in ("retry", "remap"):
+            if k in m and not isinstance(m[k], bool):
+                raise ConfigError(f"{name}.importers[{i}].{k}: expected true or false, got {m[k]!r}")
+            if m.get(k) and kind != "dynamic":
+                raise ConfigError(f"{name}.importers[{i}].{k}: only a dynamic importer retries or re-maps")
         imps.append(Importer(m["name"], _index(f"{name}.importers[{i}].buf", bnames, m["buf"]),
                              bool(m.get("revocable", True)), bool(m.get("fences", True)) and kind == "dynamic",
-                             int(m.get("maps", 1)), kind))
+                             int(m.get("maps", 1)), kind, bool(m.get("retry", False)),
+                             bool(m.get("remap", False))))
     inames = [m.name for m in imps]
     actors, seen = [], set()
     for i, a in enumerate(raw.get("actors", [])):

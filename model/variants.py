@@ -388,3 +388,50 @@ def unmap_takes_memory_lock(p: Protocol):
                     events=(Event("kref_put", (b,)), Event("use", (b,)), Event("locks", ("resv", "memory_lock"))),
                     source="drivers/vfio/pci/vfio_pci_dmabuf.c:vfio_pci_dma_buf_unmap")
     p.replace_step("importer", "dma_buf_unmap_attachment", unmap)
+
+
+# --- liveness demonstrations (synthetic; docs/liveness.md) ----------------------
+
+def _poll_device(bounded: int | None):
+    def make(t, vdev, mem):
+        if bounded is None:
+            return Step("poll_device_ready", [
+                Branch(goto="poll_device_ready", choice="not ready", note="poll again"),
+                Branch(goto=NEXT, choice="ready"),
+            ], "Busy-wait for the device to acknowledge the write, memory_lock still held.")
+        n = t.local("polls", ENUM(*[str(k) for k in range(bounded + 1)]), "0")
+        return Step("poll_device_ready", [
+            Branch(n < bounded, {n: n + 1}, goto="poll_device_ready", choice="not ready",
+                   note="poll again"),
+            Branch(TRUE, {n: 0}, goto=NEXT, choice="ready",
+                   note="ready, or the poll budget is spent: give up waiting"),
+        ], f"Poll the device at most {bounded} times, memory_lock still held.")
+    return make
+
+
+@variant("config-write-spins-holding-memory-lock")
+def config_write_spins(p: Protocol):
+    """Synthetic: a PCI_COMMAND write busy-waits for the device with memory_lock held, without bound.
+
+    A device that never answers keeps the writer spinning forever: it never
+    finishes, and everything that needs memory_lock (reset, fault, close,
+    a second write) waits behind it: a non-progress cycle (``progress``).
+    """
+    p.insert_before("vfio_basic_config_write", "up_write", _poll_device(None))
+
+
+@variant("config-write-poll-times-out")
+def config_write_poll_times_out(p: Protocol):
+    """Fix of the synthetic spin: the busy-wait gives up after 2 polls, then up_write."""
+    p.insert_before("vfio_basic_config_write", "up_write", _poll_device(2))
+
+
+@variant("reset-never-unrevokes")
+def reset_never_unrevokes(p: Protocol):
+    """Synthetic: VFIO_DEVICE_RESET revokes but never un-revokes (the move(false) call dropped).
+
+    The bufs of an open, decoding device stay revoked after the reset:
+    ``revoke-is-temporary`` fails with a lasso in which importers are refused
+    forever (``undo-restores-every-revoke`` also fails, as a safety check).
+    """
+    p.delete_step("vfio_pci_ioctl_reset", "unrevoke")

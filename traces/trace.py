@@ -50,12 +50,31 @@ class Trace:
     engine: str
     initial: dict
     steps: list = field(default_factory=list)
+    # A lasso (liveness counterexample): steps[loop:] repeat forever; the state
+    # after them equals the state after the first ``loop`` steps.  ``loop ==
+    # len(steps)``: the last state repeats (no step is enabled: it stutters).
+    # None: a finite trace.  Absent from the JSON when None.
+    loop: int | None = None
+
+    @property
+    def stem(self) -> list:
+        return self.steps if self.loop is None else self.steps[:self.loop]
+
+    @property
+    def cycle(self) -> list:
+        return [] if self.loop is None else self.steps[self.loop:]
+
+    def state_at(self, k: int) -> dict:
+        """The state after ``k`` steps (0: the initial state)."""
+        return self.initial if k == 0 else self.steps[k - 1].state
 
     def __len__(self):
         return len(self.steps)
 
     def to_json(self) -> dict:
         d = asdict(self)
+        if d.get("loop") is None:
+            d.pop("loop", None)
         d["schema"] = SCHEMA
         return d
 
@@ -71,8 +90,12 @@ class Trace:
             raise TraceError(f"not a revoke-check trace (schema {SCHEMA!r} expected)")
         try:
             steps = [TraceStep(**s) for s in d["steps"]]
+            loop = d.get("loop")
+            if loop is not None and (not isinstance(loop, int) or isinstance(loop, bool)
+                                     or not 0 <= loop <= len(steps)):
+                raise TraceError(f"malformed trace: loop {loop!r} is not a step index 0..{len(steps)}")
             return cls(d["config"], d["variant"], d["property"], d["kind"], d["message"],
-                       d["engine"], d["initial"], steps)
+                       d["engine"], d["initial"], steps, loop)
         except (KeyError, TypeError) as e:
             raise TraceError(f"malformed trace: {e}") from None
 
