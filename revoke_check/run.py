@@ -23,24 +23,35 @@ def build(config: str, variant: str | None, properties=None):
 
 def check(config: str = "default", variant: str | None = None, properties=None, *,
           engine: str = "explicit", max_states=None, max_seconds=None, depth=None,
-          progress=None, lemmas: bool = True, show_invariant: bool = False) -> Result:
+          progress=None, lemmas: bool = True, show_invariant: bool = False,
+          fairness=None) -> Result:
+    """``fairness``: a :class:`~revoke_check.liveness.Fairness` for the liveness
+    properties (default weak per thread); bmc and explicit check liveness, kind and
+    spacer leave it out (they prove invariants) and say so."""
     model, checks = build(config, variant, properties)
+    if fairness is not None:
+        from .liveness import units
+        units(model, fairness)          # unknown thread or lock names: an error now
     if engine == "explicit":
         return explore(model, checks, max_states=max_states, max_seconds=max_seconds,
-                       progress=progress)
+                       progress=progress, fairness=fairness)
     if engine in Z3_ENGINES:
         skipped = list(checks.lock_order)
+        if engine != "bmc":      # liveness is a property of infinite runs: bmc finds lassos
+            skipped += [p.name for p in checks.properties if p.liveness]
         if skipped and len(skipped) == len(checks.properties):
             from properties import PropertyError
-            raise PropertyError(f"{', '.join(skipped)} is a property of the lock-dependency graph "
-                                f"of all runs: --engine explicit checks it, {engine} does not")
-        if skipped:  # a dependency graph over all states: the explicit engine's job
+            raise PropertyError(f"{', '.join(skipped)}: a property of the lock-dependency graph "
+                                f"or of infinite runs: --engine explicit checks it, {engine} does not")
+        if skipped:  # a dependency graph over all states / liveness: the explicit engine's job
             checks.properties = [p for p in checks.properties if p.name not in skipped]
             checks.lock_order = []
+            checks.liveness = [x for x in checks.liveness if x[0] not in skipped]
+            checks.witnesses = [w for w in checks.witnesses if w[1] not in skipped]
         from .bmc import DEFAULT_DEPTH, bmc
         depth = depth if depth is not None else DEFAULT_DEPTH
         if engine == "bmc":
-            r = bmc(model, checks, depth=depth, max_seconds=max_seconds)
+            r = bmc(model, checks, depth=depth, max_seconds=max_seconds, fairness=fairness)
         elif engine == "kind":
             from .kind import kinduction
             r = kinduction(model, checks, depth=depth, max_seconds=max_seconds, lemmas=lemmas,
