@@ -22,7 +22,19 @@ from traces.trace import TraceError
 
 from .result import EXIT, Result
 
-DOMAIN_ERRORS = (ConfigError, VariantError, PropertyError, TraceError, ModelError)
+from .liveness import Fairness, FairnessError
+
+DOMAIN_ERRORS = (ConfigError, VariantError, PropertyError, TraceError, ModelError, FairnessError)
+
+FAIRNESS_HELP = ("Fairness of the liveness properties: weak (default: a thread that stays enabled "
+                 "eventually takes a step, TLC's WF), strong (one enabled infinitely often does, SF), "
+                 "none (any infinite run; SPIN without -f).")
+STRONG_HELP = ("Make this thread, or every thread's steps that wait on this lock class "
+               "(memory_lock, resv, dev_set->lock), strongly fair (repeatable).")
+
+
+def fairness_of(kind, strong) -> Fairness:
+    return Fairness(kind, tuple(strong))
 
 
 class Group(click.Group):
@@ -126,13 +138,18 @@ def print_result(r: Result, as_json: bool):
               help="Write SARIF 2.1.0: one result per violated property (each checked on its own).")
 @click.option("--kernel-src", type=click.Path(file_okay=False, exists=True), default=None,
               help="Kernel tree root: SARIF locations get the line of each function.")
+@click.option("--fairness", "fair_kind", type=click.Choice(["weak", "strong", "none"]), default="weak",
+              show_default=True, help=FAIRNESS_HELP)
+@click.option("--strong-fair", "strong", multiple=True, metavar="THREAD|LOCK", help=STRONG_HELP)
 def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_states,
-          max_seconds, as_json, trace_out, junit_out, sarif_out, kernel_src):
+          max_seconds, as_json, trace_out, junit_out, sarif_out, kernel_src, fair_kind, strong):
     """Check properties of a variant on a config."""
     from .run import ENGINES, check as run_check
+    fairness = fairness_of(fair_kind, strong)
     if engine == "all":
         results = [run_check(config, variant, list(props), engine=e, max_states=max_states,
-                             max_seconds=max_seconds, depth=depth, lemmas=not no_lemmas)
+                             max_seconds=max_seconds, depth=depth, lemmas=not no_lemmas,
+                             fairness=fairness)
                    for e in ENGINES]
         if as_json:
             click.echo(json.dumps([r.to_json() for r in results], indent=1))
@@ -146,14 +163,14 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
                                  param_hint="--engine")
     if junit_out or sarif_out:
         _check_with_reports(config, variant, list(props), engine, max_states, max_seconds,
-                            as_json, trace_out, junit_out, sarif_out, kernel_src)
+                            as_json, trace_out, junit_out, sarif_out, kernel_src, fairness)
     progress = None
     if not as_json and sys.stderr.isatty():
         def progress(n, done, secs):
             click.echo(f"\r  {n} states, {done} expanded, {secs:.0f}s", err=True, nl=False)
     r = run_check(config, variant, list(props), engine=engine, max_states=max_states,
                   max_seconds=max_seconds, depth=depth, progress=progress if engine == "explicit" else None,
-                  lemmas=not no_lemmas, show_invariant=show_invariant)
+                  lemmas=not no_lemmas, show_invariant=show_invariant, fairness=fairness)
     if progress:
         click.echo("\r" + " " * 60 + "\r", err=True, nl=False)
     if trace_out and r.trace is not None:
@@ -168,7 +185,10 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
 @click.option("--config", "-c", default=None, help="Replay on this config (default: the trace's).")
 @click.option("--property", "-p", "props", multiple=True,
               help="Check these properties (default: the one the trace violates; 'all' for every one).")
-def replay(trace_file, variant, config, props):
+@click.option("--fairness", "fair_kind", type=click.Choice(["weak", "strong", "none"]), default="weak",
+              show_default=True, help="Fairness a lasso's loop must satisfy. " + FAIRNESS_HELP)
+@click.option("--strong-fair", "strong", multiple=True, metavar="THREAD|LOCK", help=STRONG_HELP)
+def replay(trace_file, variant, config, props, fair_kind, strong):
     """Re-execute a stored trace on the model and report what it violates."""
     from .replay import replay as do_replay
     from .run import build
@@ -179,14 +199,20 @@ def replay(trace_file, variant, config, props):
         props = [t.property] if t.property else []
     names = None if "all" in props else list(props)
     model, checks = build(config or t.config, variant or t.variant, names)
-    rr = do_replay(t, Semantics(model, checks))
+    fairness = fairness_of(fair_kind, strong)
+    from .liveness import units
+    units(model, fairness)
+    rr = do_replay(t, Semantics(model, checks), fairness)
     name = f"{t.variant} trace on {model.variant}/{model.config.name}"
     if not rr.ok:
         click.echo(f"{name}: does not replay: {rr.error}")
         sys.exit(EXIT["holds"] if (variant and variant != t.variant) else EXIT["error"])
     if rr.violation:
         p, kind, msg = rr.violation
-        click.echo(f"{name}: replays {rr.steps_replayed} steps; violates {p}: {msg}")
+        lasso = (f" (a lasso: steps {t.loop + 1}..{len(t)} repeat, the loop closes)"
+                 if t.loop is not None and t.loop < len(t) else
+                 " (a lasso: its last state repeats)" if t.loop is not None else "")
+        click.echo(f"{name}: replays {rr.steps_replayed} steps{lasso}; violates {p}: {msg}")
         sys.exit(EXIT["violated"])
     click.echo(f"{name}: replays all {rr.steps_replayed} steps without violating any property")
     sys.exit(EXIT["holds"])
@@ -195,11 +221,11 @@ def replay(trace_file, variant, config, props):
 # --- CI gates: reports, gate, coverage (issue 5) ------------------------------------
 
 def _check_with_reports(config, variant, props, engine, max_states, max_seconds, as_json,
-                        trace_out, junit_out, sarif_out, kernel_src):
+                        trace_out, junit_out, sarif_out, kernel_src, fairness=None):
     """``check --junit/--sarif``: every property on its own, one Result each, then the reports."""
     from .reports import ReportError, check_each, worst_exit, write_reports
     results = check_each(config, variant, props, engine=engine, max_states=max_states,
-                         max_seconds=max_seconds)
+                         max_seconds=max_seconds, fairness=fairness)
     try:
         write_reports(results, junit=junit_out, sarif=sarif_out, kernel_src=kernel_src)
     except ReportError as e:

@@ -46,6 +46,9 @@ th, td { text-align: left; vertical-align: top; padding: .3em .5em; border-botto
 th { background: #eaecee; position: sticky; top: 0; }
 tr.step:nth-child(even) { background: #fbfcfc; }
 tr.step.last { background: #fdedec; }
+tr.loop-start td, tr.loop-end td { color: #c0392b; font-weight: bold; background: #fef5e7; }
+tr.step.in-loop td.num { border-left: 3px solid #c0392b; }
+p.loop { color: #c0392b; font-weight: bold; }
 tr.step.last td.num { color: #c0392b; font-weight: bold; }
 td.num { text-align: right; color: #566573; }
 .label { font-weight: 600; }
@@ -161,8 +164,14 @@ def _steps_html(trace: Trace) -> str:
            "<col><col class=\"c-branch\"><col></colgroup><thead><tr><th>#</th><th>thread</th><th>kernel function "
            "and step</th><th>branch</th><th>changed (old &rarr; new)</th></tr></thead><tbody>"]
     n = len(trace.steps)
+    loop = trace.loop
     for i, s in enumerate(trace.steps, 1):
+        if loop is not None and i == loop + 1:
+            out.append(f"<tr class=\"loop-start\" id=\"loop\"><td colspan=\"5\">&#8635; loop starts: "
+                       f"steps {i}..{n} repeat forever</td></tr>")
         cls = "step last" if i == n else "step"
+        if loop is not None and i > loop:
+            cls += " in-loop"
         branch = ""
         if s.choice:
             branch += f"<span class=\"choice\">{_e(s.choice)}</span> "
@@ -175,6 +184,8 @@ def _steps_html(trace: Trace) -> str:
             f"<div class=\"src\">{_e(s.source)}</div>"
             + (f"<div class=\"stepdoc\">{_e(s.doc)}</div>" if s.doc else "")
             + f"</td><td>{branch}</td><td>{_changes_html(s)}{_state_html(s.state)}</td></tr>")
+    if loop is not None:
+        out.append(f"<tr class=\"loop-end\"><td colspan=\"5\">&#8635; {_e(trace.loop_text())}</td></tr>")
     out.append("</tbody></table>")
     return "\n".join(out)
 
@@ -201,6 +212,7 @@ def render_html(trace: Trace, *, title: str | None = None) -> str:
         f" &middot; {len(trace.steps)} steps &middot; {len(threads)} threads &middot; "
         f"engine <code>{_e(trace.engine)}</code> &middot; {_e(trace.kind)}</div>",
         f"<p class=\"message\" id=\"message\">{_e(trace.message)}</p>",
+        (f"<p class=\"loop\" id=\"loop-summary\">{_e(trace.loop_text())}</p>" if trace.loop is not None else ""),
         "</header>",
         "<div class=\"grid\">",
         f"<section class=\"card\" id=\"property\"><h2>Property <code>{_e(what)}</code></h2>"

@@ -142,9 +142,20 @@ def render_lockdep(trace: Trace, *, width: int = 80) -> str:
     out.append(row({t: f"     CPU{i}" for i, t in enumerate(cols)}))
     out.append(row({t: f"     {t}" for t in cols}))
     out.append(row({t: "     ----" for t in cols}))
+    loop = trace.loop
+    marked = False
     for op in ops:
+        if loop is not None and not marked and op.step > loop:
+            out.append(f" <loop: from step {loop + 1} on, repeated forever>")
+            marked = True
         out.append(row({op.thread: op.text}, f"{op.step:>{num}}"))
+    if loop is not None and not marked:
+        out.append(f" <loop: from step {loop + 1} on, repeated forever (no lock operation in it)>"
+                   if loop < len(trace.steps) else
+                   f" <loop: the state after step {len(trace.steps)} repeats forever>")
     out.append("")
+    if trace.loop is not None:
+        out += _wrap(trace.loop_text(), width, " ", "     ")
     if trace.kind == "deadlock":
         out.append(" *** DEADLOCK ***")
         out += _wrap(trace.message, width, " ", " ")
@@ -152,5 +163,7 @@ def render_lockdep(trace: Trace, *, width: int = 80) -> str:
         out += _wrap(f"*** {trace.message} ***", width, " ", "     ")
     for t, vs in held_at_end(trace).items():
         names = ", ".join(_lock_expr(v)[2] if _lock_expr(v) else v for v in vs)
-        out += _wrap(f"held by {t} at the end: {names}", width, " ", "     ")
+        where = "throughout the loop" if trace.loop is not None and trace.loop < len(trace.steps) \
+            else "at the end"
+        out += _wrap(f"held by {t} {where}: {names}", width, " ", "     ")
     return "\n".join(out)

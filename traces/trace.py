@@ -64,6 +64,17 @@ class Trace:
     def cycle(self) -> list:
         return [] if self.loop is None else self.steps[self.loop:]
 
+    def loop_text(self) -> str:
+        """What repeats, in words ("" for a finite trace)."""
+        if self.loop is None:
+            return ""
+        n = len(self.steps)
+        if self.loop >= n:
+            return (f"loop: the state after step {n} repeats forever "
+                    f"(no step is enabled there)")
+        return (f"loop: steps {self.loop + 1}..{n} repeat forever "
+                f"(after step {n} the state is the one after step {self.loop})")
+
     def state_at(self, k: int) -> dict:
         """The state after ``k`` steps (0: the initial state)."""
         return self.initial if k == 0 else self.steps[k - 1].state
