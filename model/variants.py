@@ -435,3 +435,48 @@ def reset_never_unrevokes(p: Protocol):
     forever (``undo-restores-every-revoke`` also fails, as a safety check).
     """
     p.delete_step("vfio_pci_ioctl_reset", "unrevoke")
+
+
+@variant("config-write-error-unrevokes")
+def config_write_error_unrevokes(p: Protocol):
+    """Candidate fix: a failed PCI_COMMAND write un-revokes if memory is still enabled.
+
+    Upstream's ``vfio_basic_config_write`` returns on a failed
+    ``vfio_default_config_write`` with only up_write, so after a revoking MEM
+    clear the bufs stay revoked while the virtual MEM bit is still set
+    (``write-fails``; ``revoke-is-temporary`` and
+    ``undo-restores-every-revoke``).  Here the error path goes through the
+    same ``if (__vfio_pci_memory_enabled(vdev)) vfio_pci_dma_buf_move(vdev,
+    false)`` as the success path before up_write.
+    """
+    from .locks import rwsem_write_free, zap_and_down_write, down_write
+
+    def write(t, vdev: int, mem: bool):
+        v, cfg = t.v, t.cfg
+        unlock, ev = up_write(t, vdev)
+        ev_E = Event("mem_enabled_eval", (vdev,))
+        E = v.memory_enabled(vdev)
+        fails = cfg.may("config_write_fails")
+        br = [Branch(do={v.vmem[vdev]: int(mem)}, goto="unrevoke" if mem else "up_write",
+                     choice="write ok" if fails else None, events=(ev_E,),
+                     note="memory enabled: un-revoke" if mem else "memory disabled")]
+        if fails:
+            br += [Branch(E, goto="unrevoke", choice="write fails", events=(ev_E,),
+                          note="-EIO; memory still enabled: un-revoke before up_write"),
+                   Branch(~E, goto="up_write", choice="write fails", events=(ev_E,),
+                          note="-EIO; memory disabled")]
+        lock = ([step("zap_and_down_write", "MEM cleared: take memory_lock for write and zap the BAR mmaps.",
+                      when=rwsem_write_free(v, vdev), do=zap_and_down_write(t, vdev)),
+                 Call("revoke", MOVE, {"vdev": vdev, "revoked": True})]
+                if not mem else
+                [step("down_write", "MEM set: take memory_lock for write.",
+                      when=rwsem_write_free(v, vdev), do=down_write(t, vdev))])
+        return lock + [
+            Step("vfio_default_config_write", br,
+                 "Write PCI_COMMAND through to the device and update the virtual MEM bit."),
+            Call("unrevoke", MOVE, {"vdev": vdev, "revoked": False}),
+            step("up_write", "Release memory_lock.", do=unlock,
+                 events=(ev, Event("revoke_window_end", (vdev,))), goto=RETURN_),
+        ]
+
+    p.replace_procedure("vfio_basic_config_write", write)

@@ -32,16 +32,22 @@ class Entry:
     property: str | None = None
     distinct_states: int | None = None
     trace_length: int | None = None
+    loop_start: int | None = None       # a lasso: steps before the loop (its stem length)
+    fairness: str | None = None         # liveness: weak (default) | strong | none
+    strong_fair: list = field(default_factory=list)   # threads / lock classes made strongly fair
     note: str = ""
 
     @builtins.property
     def name(self) -> str:
         props = "+".join(self.properties) if self.properties else "all"
-        return f"{self.variant}@{self.config}[{self.engine}:{props}]"
+        fair = ""
+        if self.fairness or self.strong_fair:
+            fair = f",fairness={self.fairness or 'weak'}" + "".join(f"+sf:{x}" for x in self.strong_fair)
+        return f"{self.variant}@{self.config}[{self.engine}:{props}{fair}]"
 
 
 _KEYS = {"config", "variant", "engine", "properties", "depth", "verdict", "property",
-         "distinct_states", "trace_length", "note"}
+         "distinct_states", "trace_length", "loop_start", "fairness", "strong_fair", "note"}
 
 
 def load_manifest(path=None) -> list[Entry]:
@@ -66,8 +72,16 @@ def load_manifest(path=None) -> list[Entry]:
 
 
 def run_entry(e: Entry, **kw):
+    from .liveness import Fairness, FairnessError
     from .run import check
-    return check(e.config, e.variant, e.properties or None, engine=e.engine, depth=e.depth, **kw)
+    fairness = None
+    if e.fairness or e.strong_fair:
+        try:
+            fairness = Fairness(e.fairness or "weak", tuple(e.strong_fair))
+        except FairnessError as err:
+            raise ManifestError(f"{e.name}: {err}") from None
+    return check(e.config, e.variant, e.properties or None, engine=e.engine, depth=e.depth,
+                 fairness=fairness, **kw)
 
 
 def compare(e: Entry, r) -> list[str]:
@@ -83,4 +97,7 @@ def compare(e: Entry, r) -> list[str]:
         want("property", e.property, r.property)
     want("distinct_states", e.distinct_states, r.distinct_states)
     want("trace_length", e.trace_length, len(r.trace) if r.trace is not None else 0)
+    if e.loop_start is not None or (r.trace is not None and getattr(r.trace, "loop", None) is not None
+                                    and e.verdict == "violated"):
+        want("loop_start", e.loop_start, getattr(r.trace, "loop", None) if r.trace is not None else None)
     return diffs
