@@ -360,6 +360,8 @@ def describe_lasso(sem, lasso: Lasso, fairness: Fairness, engine: str):
         msg += "; held throughout: " + ", ".join(held)
     t = trace_from_path(sem, path, prop=lasso.prop, kind="liveness", message=msg, engine=engine)
     t.loop = len(lasso.stem)
+    if fairness != Fairness():
+        t.fairness = {"default": fairness.default, "strong": list(fairness.strong)}
     return t
 
 

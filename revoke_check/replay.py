@@ -255,7 +255,9 @@ def replay(trace: Trace, sem: Semantics, fairness=None) -> ReplayResult:
                                 f"{n} differs from the state after step {trace.loop} "
                                 f"({', '.join(diff[:3])})", path=path)
         if sem.checks is not None and sem.checks.liveness:
-            from .liveness import lasso_violation
+            from .liveness import Fairness, lasso_violation
+            if fairness is None and trace.fairness:
+                fairness = Fairness(trace.fairness["default"], tuple(trace.fairness.get("strong", ())))
             return ReplayResult(True, n, lasso_violation(sem, seq, path, trace.loop, fairness), path=path)
         return ReplayResult(True, n, None, path=path)
     return ReplayResult(True, len(trace.steps), violation_at(sem, s), path=path)

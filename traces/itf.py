@@ -127,6 +127,7 @@ def to_itf(trace: Trace) -> dict:
             "schema": SCHEMA, "config": trace.config, "variant": trace.variant,
             "property": trace.property, "kind": trace.kind, "message": trace.message,
             "engine": trace.engine, "order": list(init),
+            **({"fairness": trace.fairness} if trace.fairness else {}),
         },
     }
     out = {"#meta": meta, "vars": list(layout["vars"]), "states": states}
@@ -198,7 +199,8 @@ def from_itf(d: dict) -> Trace:
         raise TraceError(f"ITF: loop {loop!r} is not a state index 0..{len(steps)}")
     try:
         return Trace(meta["config"], meta["variant"], meta.get("property"), meta["kind"],
-                     meta.get("message", ""), meta.get("engine", ""), states[0], steps, loop)
+                     meta.get("message", ""), meta.get("engine", ""), states[0], steps, loop,
+                     meta.get("fairness"))
     except KeyError as e:
         raise TraceError(f"ITF: #meta.revoke-check lacks {e}") from None
 

@@ -55,6 +55,10 @@ class Trace:
     # len(steps)``: the last state repeats (no step is enabled: it stutters).
     # None: a finite trace.  Absent from the JSON when None.
     loop: int | None = None
+    # The fairness the lasso's loop satisfies, when not the default (weak per
+    # thread): {"default": "weak"|"strong"|"none", "strong": [thread or lock]}.
+    # Absent from the JSON when None.
+    fairness: dict | None = None
 
     @property
     def stem(self) -> list:
@@ -84,8 +88,9 @@ class Trace:
 
     def to_json(self) -> dict:
         d = asdict(self)
-        if d.get("loop") is None:
-            d.pop("loop", None)
+        for k in ("loop", "fairness"):
+            if d.get(k) is None:
+                d.pop(k, None)
         d["schema"] = SCHEMA
         return d
 
@@ -105,8 +110,13 @@ class Trace:
             if loop is not None and (not isinstance(loop, int) or isinstance(loop, bool)
                                      or not 0 <= loop <= len(steps)):
                 raise TraceError(f"malformed trace: loop {loop!r} is not a step index 0..{len(steps)}")
+            fair = d.get("fairness")
+            if fair is not None and not (isinstance(fair, dict) and fair.get("default") in
+                                         ("weak", "strong", "none")
+                                         and isinstance(fair.get("strong", []), list)):
+                raise TraceError(f"malformed trace: fairness {fair!r}")
             return cls(d["config"], d["variant"], d["property"], d["kind"], d["message"],
-                       d["engine"], d["initial"], steps, loop)
+                       d["engine"], d["initial"], steps, loop, fair)
         except (KeyError, TypeError) as e:
             raise TraceError(f"malformed trace: {e}") from None
 
