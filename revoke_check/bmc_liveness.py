@@ -70,16 +70,13 @@ class LassoUnroller:
         sel = self.sels[i]
         return z3.Or([sel == self.enc.val(ti) for ti in sorted(u.trans)])
 
-    def lasso_formula(self, k: int, ob: int):
+    def lasso_formula(self, k: int):
+        """(formula, loop-start literals, per-obligation literals) of a violating lasso of ``k`` steps."""
         enc = self.enc
         L = [z3.Bool(f"L{l}@{k}", enc.ctx) for l in range(k)]
-        one_hot = [z3.Or(L)] + [z3.Not(z3.And(L[a], L[b])) for a in range(k) for b in range(a + 1, k)]
+        one_hot = [z3.Or(L), z3.AtMost(*L, 1)]
         close = [z3.Implies(L[l], z3.And([x == y for x, y in zip(self.states[l], self.states[k])]))
                  for l in range(k)]
-        B = [None] * (k + 1)
-        B[k] = self.PQ[k][ob][1]
-        for i in range(k - 1, -1, -1):
-            B[i] = z3.And(self.PQ[i][ob][1], B[i + 1])
         inloop = [z3.Or(L[:i + 1]) for i in range(k)]
         fair = []
         for ui, u in enumerate(self.units):
@@ -90,32 +87,43 @@ class LassoUnroller:
             else:
                 fair.append(z3.Or(taken, z3.And([z3.Implies(inloop[i], z3.Not(self.en[i][ui]))
                                                   for i in range(k)])))
-        return z3.And(*one_hot, *close,
-                      z3.Or([z3.And(L[l], B[l]) for l in range(k)]),
-                      z3.Or([z3.And(self.PQ[j][ob][0], B[j]) for j in range(k + 1)]),
-                      *fair), L
+        obs = []
+        for ob in range(len(self.checks.liveness)):
+            B = [None] * (k + 1)
+            B[k] = self.PQ[k][ob][1]
+            for i in range(k - 1, -1, -1):
+                B[i] = z3.And(self.PQ[i][ob][1], B[i + 1])
+            obs.append(z3.And(z3.Or([z3.And(L[l], B[l]) for l in range(k)]),
+                              z3.Or([z3.And(self.PQ[j][ob][0], B[j]) for j in range(k + 1)])))
+        return z3.And(*one_hot, *close, *fair, z3.Or(obs)), L, obs
 
     def check_depth(self, k: int, timeout_ms=None):
-        """A lasso of exactly ``k`` steps violating some obligation: (z3 result, Lasso | None)."""
+        """A lasso of exactly ``k`` steps violating some obligation: (z3 result, Lasso | None).
+
+        One query per depth for all obligations; the first obligation (in
+        ``checks.liveness`` order) the model violates is reported."""
         while len(self.states) - 1 < k:
             self.extend()
         if k == 0 or not self.checks.liveness:
             return z3.unsat, None
         if timeout_ms is not None:
             self.solver.set("timeout", max(1, int(timeout_ms)))
-        for ob, (prop, label, _, _) in enumerate(self.checks.liveness):
-            f, L = self.lasso_formula(k, ob)
-            r = self.solver.check(f)
-            if r == z3.unknown:
-                return r, None
-            if r == z3.sat:
-                zm = self.solver.model()
-                sels = [num_value(zm, x) for x in self.sels[:k]]
-                l = next(i for i in range(k) if z3.is_true(zm.eval(L[i], model_completion=True)))
-                stem = [x for x in sels[:l] if x != self.enc.stutter]
-                loop = [x for x in sels[l:] if x != self.enc.stutter]
-                return r, Lasso(prop, label, stem, loop)
-        return z3.unsat, None
+        f, L, obs = self.lasso_formula(k)
+        act = z3.Bool(f"lasso@{k}", self.enc.ctx)
+        self.solver.add(z3.Implies(act, f))
+        r = self.solver.check(act)
+        if r != z3.sat:
+            if r == z3.unsat:
+                self.solver.add(z3.Not(act))
+            return r, None
+        zm = self.solver.model()
+        ob = next(i for i, o in enumerate(obs) if z3.is_true(zm.eval(o, model_completion=True)))
+        prop, label, _, _ = self.checks.liveness[ob]
+        sels = [num_value(zm, x) for x in self.sels[:k]]
+        l = next(i for i in range(k) if z3.is_true(zm.eval(L[i], model_completion=True)))
+        stem = [x for x in sels[:l] if x != self.enc.stutter]
+        loop = [x for x in sels[l:] if x != self.enc.stutter]
+        return r, Lasso(prop, label, stem, loop)
 
 
 def report_lasso(res, sem, lasso: Lasso, fairness, engine="bmc"):
