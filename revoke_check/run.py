@@ -47,7 +47,6 @@ def check(config: str = "default", variant: str | None = None, properties=None, 
             checks.properties = [p for p in checks.properties if p.name not in skipped]
             checks.lock_order = []
             checks.liveness = [x for x in checks.liveness if x[0] not in skipped]
-            checks.witnesses = [w for w in checks.witnesses if w[1] not in skipped]
         from .bmc import DEFAULT_DEPTH, bmc
         depth = depth if depth is not None else DEFAULT_DEPTH
         if engine == "bmc":
