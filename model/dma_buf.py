@@ -131,8 +131,10 @@ def importer(t, imp: int):
         step("list_add_attachment", "Under resv, add the attachment to dmabuf->attachments.",
              when=resv_free(v, b), do={v.attached[imp]: 1}, events=(use(b), takes("resv"))),
         Step("dma_buf_map_attachment", [
-            Branch(and_(resv_free(v, b), v.revoked[b]), goto="dma_buf_detach", events=(use(b), takes("resv")),
-                   note="-ENODEV: revoked"),
+            Branch(and_(resv_free(v, b), v.revoked[b]),
+                   goto="wait_for_unrevoke" if m.retry else "dma_buf_detach",
+                   events=(use(b), takes("resv")),
+                   note="-ENODEV: revoked" + ("; retry later" if m.retry else "")),
             Branch(and_(resv_free(v, b), ~v.revoked[b]),
                    {v.mapped[imp]: 1, v.kref[b]: v.kref[b] + 1},
                    events=(Event("map", (b,)), Event("kref_get", (b,)), use(b), takes("resv"))),
@@ -150,16 +152,32 @@ def importer(t, imp: int):
             step("dma_fence_signal", "The DMA completes and its fence signals.",
                  do={v.fence[imp]: 0}, source="drivers/dma-buf/dma-fence.c:dma_fence_signal"),
         ]
-    out.append(step("dma_buf_unmap_attachment",
-                    "Under resv, unmap (after invalidate_mappings or by choice): free the sg_table, kref_put.",
-                    when=and_(resv_free(v, b), ~v.fence[imp]), do=unmap_do, events=unmap_ev,
-                    source=f"{VFIO}:vfio_pci_dma_buf_unmap"))
+    unmap_doc = "Under resv, unmap (after invalidate_mappings or by choice): free the sg_table, kref_put."
+    if m.remap:
+        out.append(Step("dma_buf_unmap_attachment", [
+            Branch(and_(resv_free(v, b), ~v.fence[imp], v.notified[imp]), unmap_do,
+                   goto="dma_buf_map_attachment", events=unmap_ev,
+                   note="unmapped for invalidate_mappings: map again"),
+            Branch(and_(resv_free(v, b), ~v.fence[imp], ~v.notified[imp]), unmap_do, events=unmap_ev),
+        ], unmap_doc + " An importer that re-maps when notified maps again right away.",
+            source=f"{VFIO}:vfio_pci_dma_buf_unmap"))
+    else:
+        out.append(step("dma_buf_unmap_attachment", unmap_doc,
+                        when=and_(resv_free(v, b), ~v.fence[imp]), do=unmap_do, events=unmap_ev,
+                        source=f"{VFIO}:vfio_pci_dma_buf_unmap"))
     if again:
         out.append(Step("next_round", again, "The importer maps again or is done with the buf.",
                         source=f"{SRC}:dma_buf_map_attachment"))
     out.append(step("dma_buf_detach", "Under resv, remove the attachment; then dma_buf_put.",
                     when=resv_free(v, b), do={v.attached[imp]: 0, **put},
                     events=(put_ev, use(b), takes("resv")), goto=DONE, source=f"{SRC}:dma_buf_detach"))
+    if m.retry:   # after detach, which ends the thread: nothing falls through into it
+        out.append(Step("wait_for_unrevoke", [
+            Branch(v.priv_vdev[b], goto="dma_buf_map_attachment", note="try the map again"),
+            Branch(~v.priv_vdev[b], goto="dma_buf_detach",
+                   note="the exporter's device is gone (priv->vdev cleared): give up"),
+        ], "The map was refused (revoked); the importer tries again later (e.g. on its next fault). "
+           "It holds no lock while it waits.", source=f"{SRC}:dma_buf_map_attachment"))
     return out
 
 

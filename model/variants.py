@@ -418,5 +418,97 @@ def unmap_takes_memory_lock(p: Protocol):
     p.replace_step("importer", "dma_buf_unmap_attachment", unmap)
 
 
+# --- liveness demonstrations (synthetic; docs/liveness.md) ----------------------
+
+def _poll_device(bounded: int | None):
+    def make(t, vdev, mem):
+        if bounded is None:
+            return Step("poll_device_ready", [
+                Branch(goto="poll_device_ready", choice="not ready", note="poll again"),
+                Branch(goto=NEXT, choice="ready"),
+            ], "Busy-wait for the device to acknowledge the write, memory_lock still held.")
+        n = t.local("polls", ENUM(*[str(k) for k in range(bounded + 1)]), "0")
+        return Step("poll_device_ready", [
+            Branch(n < bounded, {n: n + 1}, goto="poll_device_ready", choice="not ready",
+                   note="poll again"),
+            Branch(TRUE, {n: 0}, goto=NEXT, choice="ready",
+                   note="ready, or the poll budget is spent: give up waiting"),
+        ], f"Poll the device at most {bounded} times, memory_lock still held.")
+    return make
+
+
+@variant("config-write-spins-holding-memory-lock")
+def config_write_spins(p: Protocol):
+    """Synthetic: a PCI_COMMAND write busy-waits for the device with memory_lock held, without bound.
+
+    A device that never answers keeps the writer spinning forever: it never
+    finishes, and everything that needs memory_lock (reset, fault, close,
+    a second write) waits behind it: a non-progress cycle (``progress``).
+    """
+    p.insert_before("vfio_basic_config_write", "up_write", _poll_device(None))
+
+
+@variant("config-write-poll-times-out")
+def config_write_poll_times_out(p: Protocol):
+    """Fix of the synthetic spin: the busy-wait gives up after 2 polls, then up_write."""
+    p.insert_before("vfio_basic_config_write", "up_write", _poll_device(2))
+
+
+@variant("reset-never-unrevokes")
+def reset_never_unrevokes(p: Protocol):
+    """Synthetic: VFIO_DEVICE_RESET revokes but never un-revokes (the move(false) call dropped).
+
+    The bufs of an open, decoding device stay revoked after the reset:
+    ``revoke-is-temporary`` fails with a lasso in which importers are refused
+    forever (``undo-restores-every-revoke`` also fails, as a safety check).
+    """
+    p.delete_step("vfio_pci_ioctl_reset", "unrevoke")
+
+
+@variant("config-write-error-unrevokes")
+def config_write_error_unrevokes(p: Protocol):
+    """Candidate fix: a failed PCI_COMMAND write un-revokes if memory is still enabled.
+
+    Upstream's ``vfio_basic_config_write`` returns on a failed
+    ``vfio_default_config_write`` with only up_write, so after a revoking MEM
+    clear the bufs stay revoked while the virtual MEM bit is still set
+    (``write-fails``; ``revoke-is-temporary`` and
+    ``undo-restores-every-revoke``).  Here the error path goes through the
+    same ``if (__vfio_pci_memory_enabled(vdev)) vfio_pci_dma_buf_move(vdev,
+    false)`` as the success path before up_write.
+    """
+    from .locks import rwsem_write_free, zap_and_down_write, down_write
+
+    def write(t, vdev: int, mem: bool):
+        v, cfg = t.v, t.cfg
+        unlock, ev = up_write(t, vdev)
+        ev_E = Event("mem_enabled_eval", (vdev,))
+        E = v.memory_enabled(vdev)
+        fails = cfg.may("config_write_fails")
+        br = [Branch(do={v.vmem[vdev]: int(mem)}, goto="unrevoke" if mem else "up_write",
+                     choice="write ok" if fails else None, events=(ev_E,),
+                     note="memory enabled: un-revoke" if mem else "memory disabled")]
+        if fails:
+            br += [Branch(E, goto="unrevoke", choice="write fails", events=(ev_E,),
+                          note="-EIO; memory still enabled: un-revoke before up_write"),
+                   Branch(~E, goto="up_write", choice="write fails", events=(ev_E,),
+                          note="-EIO; memory disabled")]
+        lock = ([step("zap_and_down_write", "MEM cleared: take memory_lock for write and zap the BAR mmaps.",
+                      when=rwsem_write_free(v, vdev), do=zap_and_down_write(t, vdev)),
+                 Call("revoke", MOVE, {"vdev": vdev, "revoked": True})]
+                if not mem else
+                [step("down_write", "MEM set: take memory_lock for write.",
+                      when=rwsem_write_free(v, vdev), do=down_write(t, vdev))])
+        return lock + [
+            Step("vfio_default_config_write", br,
+                 "Write PCI_COMMAND through to the device and update the virtual MEM bit."),
+            Call("unrevoke", MOVE, {"vdev": vdev, "revoked": False}),
+            step("up_write", "Release memory_lock.", do=unlock,
+                 events=(ev, Event("revoke_window_end", (vdev,))), goto=RETURN_),
+        ]
+
+    p.replace_procedure("vfio_basic_config_write", write)
+
+
 # the 2026 series are built-in variants too (model/series/ registers them on import)
 _load_builtin_series()

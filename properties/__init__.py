@@ -10,7 +10,12 @@ A :class:`Property` combines any of
   enabled): "nothing leaked once every fd and the device are closed";
 * ``deadlock``: no state where no step is enabled while a thread is unfinished;
 * ``lock_order``: no cycle among the lock classes a thread holds when it blocks
-  on another (lockdep's dependency graph, :mod:`properties.lock_order`).
+  on another (lockdep's dependency graph, :mod:`properties.lock_order`);
+* ``liveness(m)``: temporal obligations ``[(label, P, Q)]``, each meaning
+  "always, P leads to Q" (``[](P -> <>Q)``; "always eventually Q" is
+  ``P = TRUE``), checked on the whole reachable graph under a fairness
+  assumption (:mod:`revoke_check.liveness`).  A run is infinite; a state
+  with no enabled step repeats forever (it stutters).
 
 Each has :class:`Witness` es ("sometimes" goals).  A property whose witnesses
 are all unreachable is reported *vacuous*.  :func:`compile_checks` turns a set
@@ -52,6 +57,7 @@ class Property:
     at_end: Callable | None = None
     deadlock: bool = False
     lock_order: bool = False               # lockdep-style dependency cycles (explicit engine)
+    liveness: Callable | None = None       # fn(m) -> [(label, P Expr, Q Expr)]: [](P -> <>Q)
     witnesses: tuple = ()
     explain: Callable | None = None        # fn(model, shown state) -> str, for messages
 
@@ -94,6 +100,7 @@ class Checks:
     lock_order: list = field(default_factory=list)   # property names (checked by the explicit engine)
     refcount_checked: set = field(default_factory=set)  # (transition, slot): an underflow is a violation
     required: list = field(default_factory=list)     # witness ids that must be reached (Witness.required)
+    liveness: list = field(default_factory=list)     # (property name, label, P, Q): [](P -> <>Q)
 
 
 def compile_checks(m, props) -> Checks:
@@ -131,8 +138,9 @@ def compile_checks(m, props) -> Checks:
                     for ev in tr.events:
                         if ev.kind == kind:
                             twit.setdefault(tr.index, []).append((wid, fn(m, *ev.args)))
+    live = [(p.name, label, P, Q) for p in props if p.liveness for label, P, Q in p.liveness(m)]
     return Checks(list(props), inv, asserts, end, dead, wits, swit, twit,
-                  [p.name for p in props if p.lock_order], rc, req)
+                  [p.name for p in props if p.lock_order], rc, req, live)
 
 
 def PROPERTIES(protocol=None) -> dict:

@@ -453,6 +453,125 @@ LOCK_ORDER = Property(
 )
 
 
+# --- liveness (under fairness; revoke_check/liveness.py) -------------------------
+
+# Steps where a thread waits without holding anything and may wait forever:
+# an idle work item, the PM core, an importer waiting to retry a refused map.
+IDLE_STEPS = frozenset({"idle", "rpm_suspend", "wait_for_unrevoke"})
+# Steps at which a dynamic importer wants a mapping of its buf.
+WANTS_MAP_STEPS = frozenset({"dma_buf_map_attachment", "wait_for_unrevoke"})
+
+
+def _at_steps(m, thread, steps):
+    """``pc[thread]`` is at a step whose own label is in ``steps``."""
+    th = m.thread(thread)
+    vals = sorted({tr.pc_value for tr in m.transitions
+                   if tr.thread == thread and tr.local_label in steps})
+    return or_(*[th.pc == v for v in vals]) if vals else FALSE
+
+
+def _temporary_revoke(m, b):
+    """buf ``b`` is live and revoked while its device is open, decoding and not in low power."""
+    v, d = m.v, m.config.bufs[b].dev
+    return and_(v.live(b), v.revoked[b], v.open[d], v.vmem[d], ~v.d3[d], ~v.engaged[d])
+
+
+def _revoke_obligations(m):
+    return [(m.config.bufs[b].name, _temporary_revoke(m, b), ~_temporary_revoke(m, b))
+            for b in range(_nb(m))]
+
+
+REVOKE_IS_TEMPORARY = Property(
+    "revoke-is-temporary",
+    """A temporary revoke of an open, decoding device is eventually undone.
+
+    Always: if a live buf (on vdev->dmabufs, file alive) is revoked while its
+    device is open with PCI_COMMAND_MEMORY set, powered and not in
+    LOW_POWER_ENTRY, then eventually it is un-revoked, or the revoke becomes
+    legitimate (the MEM bit is cleared, the device closed or suspended, the
+    buf released).  A reset, FLR or PCI_COMMAND write revokes only for the
+    duration of its memory_lock section; a revoke that outlives every such
+    section keeps importers out for good.  Assumes the fairness chosen
+    (default: weak per thread), so a run where the un-revoking thread is
+    simply never scheduled is not a counterexample.
+    """,
+    liveness=_revoke_obligations,
+    witnesses=(Witness("temporary-revoke", state=lambda m: or_(*[
+        _temporary_revoke(m, b) for b in range(_nb(m))]), applies=lambda m: bool(m.config.bufs)),),
+)
+
+
+def _dynamic_importers(m):
+    return [i for i, x in enumerate(m.config.importers) if x.kind == "dynamic" and x.revocable]
+
+
+def _imp_thread(m, i):
+    return next(a.name for a in m.config.actors if a.kind == "importer" and a.target == i)
+
+
+def _wants_unrevoked(m, i):
+    b = m.config.importers[i].buf
+    return and_(_at_steps(m, _imp_thread(m, i), WANTS_MAP_STEPS), ~m.v.revoked[b])
+
+
+def _remap_obligations(m):
+    out = []
+    for i in _dynamic_importers(m):
+        if not any(a.kind == "importer" and a.target == i for a in m.config.actors):
+            continue
+        b = m.config.importers[i].buf
+        out.append((m.config.importers[i].name, _wants_unrevoked(m, i),
+                    or_(m.v.mapped[i], m.v.revoked[b])))
+    return out
+
+
+IMPORTER_CAN_REMAP = Property(
+    "importer-can-remap",
+    """An importer that wants to map a buf maps it once the buf is un-revoked and stays so.
+
+    Always: if a dynamic importer is at dma_buf_map_attachment (or waiting to
+    retry a refused map) while the buf is not revoked, then eventually it
+    holds a mapping, or the buf is revoked again (then the obligation starts
+    over at the next un-revoke).  So a buf that stays un-revoked is mapped:
+    nobody keeps dmabuf->resv forever and the importer is not refused for a
+    revoke that is over.  Assumes the chosen fairness (default weak per
+    thread: the importer, enabled, eventually runs).
+    """,
+    liveness=_remap_obligations,
+    witnesses=(Witness("importer-wants-unrevoked-buf", state=lambda m: or_(*[
+        _wants_unrevoked(m, i) for i in _dynamic_importers(m)
+        if any(a.kind == "importer" and a.target == i for a in m.config.actors)]),
+        applies=lambda m: any(a.kind == "importer" and m.config.importers[a.target].kind == "dynamic"
+                              and m.config.importers[a.target].revocable for a in m.config.actors)),),
+)
+
+
+def _resting(m, th):
+    """Thread ``th`` has finished or waits in an idle state (IDLE_STEPS)."""
+    return or_(*[th.pc == f for f in sorted(th.finals)], _at_steps(m, th.name, IDLE_STEPS))
+
+
+PROGRESS = Property(
+    "progress",
+    """Every thread eventually finishes or waits only in an idle state.
+
+    Always eventually, each kernel thread (ioctl, config write, importer,
+    close) has returned, or rests where it holds nothing and may wait forever
+    (the deferred dma_buf_release before the last fput, the PM core, an
+    importer waiting to retry a refused map).  A violation is a
+    non-progress cycle: a run in which one thread never gets past some step
+    (blocked, or spinning) while the others keep running; the trace says
+    which locks it holds meanwhile.  Assumes the chosen fairness (default
+    weak per thread): a thread that stays enabled is eventually scheduled.
+    """,
+    liveness=lambda m: [(th.name, TRUE, _resting(m, th)) for th in m.threads],
+    witnesses=(Witness("some-thread-finishes", state=lambda m: or_(*[
+        th.pc == 0 for th in m.threads])),),
+)
+
+LIVENESS = [REVOKE_IS_TEMPORARY, IMPORTER_CAN_REMAP, PROGRESS]
+
+
 ALL = [NO_MAPPING_SURVIVES_RESET, NO_CPU_MAPPING_WHILE_DISABLED, LOW_POWER_KEEPS_BUFS_REVOKED,
        UNDO_RESTORES_EVERY_REVOKE, REVOKED_MEANS_UNMAPPED,
-       LOCK_DISCIPLINE, LOCK_ORDER, NO_UNOPENED_VCONFIG_ACCESS, REFCOUNTS, DEADLOCK_FREE]
+       LOCK_DISCIPLINE, LOCK_ORDER, NO_UNOPENED_VCONFIG_ACCESS, REFCOUNTS, DEADLOCK_FREE, *LIVENESS]

@@ -99,13 +99,22 @@ def _remaining_ms(t0, max_seconds):
 
 
 def bmc(model, checks, *, depth: int = DEFAULT_DEPTH, max_seconds: float | None = None,
-        sort: str = "bv", sem: Semantics | None = None, progress=None) -> Result:
-    """Bounded model checking from depth 0 to ``depth``; see the module doc."""
+        sort: str = "bv", sem: Semantics | None = None, progress=None, fairness=None) -> Result:
+    """Bounded model checking from depth 0 to ``depth``; see the module doc.
+
+    Liveness obligations (``checks.liveness``) are looked for as lassos of
+    ``d`` steps after the safety query of depth ``d`` is unsatisfiable
+    (:mod:`revoke_check.bmc_liveness`).
+    """
     t0 = time.monotonic()
     names = [p.name for p in checks.properties]
     res = Result(INCOMPLETE, model.config.name, model.variant, "bmc", names, bound=depth)
     sem = sem or Semantics(model, checks)
     un = Unroller(model, checks, sort=sort)
+    lasso_un = None
+    if getattr(checks, "liveness", None):
+        from .bmc_liveness import LassoUnroller, report_lasso
+        lasso_un = LassoUnroller(model, checks, fairness)
     for d in range(depth + 1):
         left = _remaining_ms(t0, max_seconds)
         if left is not None and left <= 0:
@@ -123,6 +132,18 @@ def bmc(model, checks, *, depth: int = DEFAULT_DEPTH, max_seconds: float | None 
             if res.verdict == ERROR and res.trace is None:
                 res.depth = d
             return res
+        if r == z3.unsat and lasso_un is not None:
+            left = _remaining_ms(t0, max_seconds)
+            r, lasso = lasso_un.check_depth(d, left)
+            if r == z3.sat:
+                report_lasso(res, sem, lasso, lasso_un.fairness)
+                res.seconds = time.monotonic() - t0
+                return res
+            if r == z3.unknown:
+                why = lasso_un.solver.reason_unknown()
+                return _stop(res, t0, d - 1, f"z3 gave up at depth {d} ({why})"
+                             if "timeout" not in why and "canceled" not in why
+                             else f"time limit of {max_seconds:g}s reached at depth {d}")
         if r == z3.unknown:
             why = un.solver.reason_unknown()
             return _stop(res, t0, d - 1, f"z3 gave up at depth {d} ({why})"

@@ -29,7 +29,19 @@ from .result import EXIT, Result
 # z3 engines run this long unless --max-seconds says otherwise (then: incomplete)
 DEFAULT_Z3_SECONDS = 300.0
 
-DOMAIN_ERRORS = (ConfigError, VariantError, PropertyError, TraceError, ModelError)
+from .liveness import Fairness, FairnessError  # noqa: E402
+
+DOMAIN_ERRORS = (ConfigError, VariantError, PropertyError, TraceError, ModelError, FairnessError)
+
+FAIRNESS_HELP = ("Fairness of the liveness properties: weak (default: a thread that stays enabled "
+                 "eventually takes a step, TLC's WF), strong (one enabled infinitely often does, SF), "
+                 "none (any infinite run; SPIN without -f).")
+STRONG_HELP = ("Make this thread, or every thread's steps that wait on this lock class "
+               "(memory_lock, resv, dev_set->lock), strongly fair (repeatable).")
+
+
+def fairness_of(kind, strong) -> Fairness:
+    return Fairness(kind, tuple(strong))
 
 
 class Group(click.Group):
@@ -249,9 +261,12 @@ def print_result(r: Result, as_json: bool):
 @click.option("--kernel-src", type=click.Path(file_okay=False, exists=True), default=None,
               help="Kernel tree root: SARIF locations get the line of each function.")
 @protocol_option
+@click.option("--fairness", "fair_kind", type=click.Choice(["weak", "strong", "none"]), default="weak",
+              show_default=True, help=FAIRNESS_HELP)
+@click.option("--strong-fair", "strong", multiple=True, metavar="THREAD|LOCK", help=STRONG_HELP)
 def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_states,
           max_seconds, hash_compaction, quiet, as_json, trace_out, junit_out, sarif_out, kernel_src,
-          protocol):
+          protocol, fair_kind, strong):
     """Check properties of a variant on a config.
 
     The z3 engines (bmc, kind, spacer) stop after --max-seconds, 300 s by
@@ -264,6 +279,7 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
                                  param_hint="--hash-compaction")
     for path, opt in ((trace_out, "--trace-out"), (junit_out, "--junit"), (sarif_out, "--sarif")):
         writable(path, opt)
+    fairness = fairness_of(fair_kind, strong)
 
     def secs(e):
         return max_seconds if max_seconds is not None or e not in Z3_ENGINES else DEFAULT_Z3_SECONDS
@@ -273,7 +289,8 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
     def run_one(e, **kw):
         interrupt.reset(e)
         return run_check(config, variant, list(props), engine=e, max_states=max_states,
-                         max_seconds=secs(e), depth=depth, lemmas=not no_lemmas, protocol=protocol, **kw)
+                         max_seconds=secs(e), depth=depth, lemmas=not no_lemmas, protocol=protocol,
+                         fairness=fairness, **kw)
     if engine == "all":
         results = [run_one(e) for e in ENGINES]
         if stop:
@@ -293,7 +310,7 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
     if junit_out or sarif_out:
         interrupt.reset(engine)
         _check_with_reports(config, variant, list(props), engine, max_states, secs(engine),
-                            as_json, trace_out, junit_out, sarif_out, kernel_src, protocol)
+                            as_json, trace_out, junit_out, sarif_out, kernel_src, protocol, fairness)
     r = run_one(engine, show_invariant=show_invariant,
                 progress_secs=0.0 if quiet or engine != "compiled" else 2.0,
                 hash_compaction=hash_compaction)
@@ -321,7 +338,10 @@ def _error_line(r: Result):
 @click.option("--property", "-p", "props", multiple=True,
               help="Check these properties (default: the one the trace violates; 'all' for every one).")
 @protocol_option
-def replay(trace_file, variant, config, props, protocol):
+@click.option("--fairness", "fair_kind", type=click.Choice(["weak", "strong", "none"]), default="weak",
+              show_default=True, help="Fairness a lasso's loop must satisfy. " + FAIRNESS_HELP)
+@click.option("--strong-fair", "strong", multiple=True, metavar="THREAD|LOCK", help=STRONG_HELP)
+def replay(trace_file, variant, config, props, protocol, fair_kind, strong):
     """Re-execute a stored trace on the model and report what it violates."""
     from .replay import replay as do_replay
     from .run import build
@@ -334,7 +354,10 @@ def replay(trace_file, variant, config, props, protocol):
     vspec, cspec = _trace_specs(t, variant, config)
     from .provenance import protocol_of
     model, checks = build(cspec, vspec, names, protocol or protocol_of(t))
-    rr = do_replay(t, Semantics(model, checks))
+    fairness = fairness_of(fair_kind, strong)
+    from .liveness import units
+    units(model, fairness)
+    rr = do_replay(t, Semantics(model, checks), fairness)
     name = f"{t.variant} trace on {model.variant}/{model.config.name}"
     if not rr.ok:
         other = (variant and variant != t.variant) or (config and config != t.config)
@@ -350,7 +373,10 @@ def replay(trace_file, variant, config, props, protocol):
         _fail2(f"{name}: does not replay (corrupt or stale trace): {rr.error}")
     if rr.violation:
         p, kind, msg = rr.violation
-        click.echo(f"{name}: replays {rr.steps_replayed} steps; violates {p}: {msg}")
+        lasso = (f" (a lasso: steps {t.loop + 1}..{len(t)} repeat, the loop closes)"
+                 if t.loop is not None and t.loop < len(t) else
+                 " (a lasso: its last state repeats)" if t.loop is not None else "")
+        click.echo(f"{name}: replays {rr.steps_replayed} steps{lasso}; violates {p}: {msg}")
         sys.exit(EXIT["violated"])
     click.echo(f"{name}: replays all {rr.steps_replayed} steps without violating any property")
     sys.exit(EXIT["holds"])
@@ -371,11 +397,11 @@ def _trace_specs(t, variant=None, config=None):
 
 
 def _check_with_reports(config, variant, props, engine, max_states, max_seconds, as_json,
-                        trace_out, junit_out, sarif_out, kernel_src, protocol=None):
+                        trace_out, junit_out, sarif_out, kernel_src, protocol=None, fairness=None):
     """``check --junit/--sarif``: every property on its own, one Result each, then the reports."""
     from .reports import ReportError, check_each, worst_exit, write_reports
     results = check_each(config, variant, props, engine=engine, max_states=max_states,
-                         max_seconds=max_seconds, protocol=protocol)
+                         max_seconds=max_seconds, protocol=protocol, fairness=fairness)
     try:
         write_reports(results, junit=junit_out, sarif=sarif_out, kernel_src=kernel_src)
     except ReportError as e:

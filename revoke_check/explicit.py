@@ -29,7 +29,8 @@ def _path(parent, via, i) -> list:
 
 
 def explore(model, checks, *, max_states: int | None = None, max_seconds: float | None = None,
-            progress=None, sem: Semantics | None = None, states_out: list | None = None) -> Result:
+            progress=None, sem: Semantics | None = None, states_out: list | None = None,
+            fairness=None) -> Result:
     t0 = time.monotonic()
     sem = sem or Semantics(model, checks)
     names = [p.name for p in checks.properties]
@@ -44,6 +45,9 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
     interrupt.note(states=lambda: len(keys), depth=lambda: depth[-1])   # read on Ctrl-C / progress
     reached = {w: False for w, _ in checks.witnesses}
     edges = 0
+    # liveness needs the whole graph: every state's successors (ids), kept only then
+    live = bool(getattr(checks, "liveness", None))
+    succs: list | None = [] if live else None
 
     def finish(verdict, i=None, fire=None, viol=None, msg=""):
         res.verdict = verdict
@@ -149,6 +153,9 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
             if v:
                 return finish(VIOLATED, i, None, v)
         d = depth[i] + 1
+        if succs is not None:
+            out_i = []
+            succs.append(out_i)
         for ti, n in succ:
             edges += 1
             coverage[ti] += 1
@@ -171,8 +178,12 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
                     return shortest(i, lock_cycle)
             k = bytes(n)
             if k in seen:
+                if succs is not None:
+                    out_i.append((ti, seen[k]))
                 continue
             j = len(keys)
+            if succs is not None:
+                out_i.append((ti, j))
             seen[k] = j
             keys.append(k)
             parent.append(i)
@@ -192,6 +203,18 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
         if max_states is not None and len(keys) > max_states:
             return finish(INCOMPLETE, msg=f"state limit of {max_states} reached")
     r = finish(HOLDS)
+    if live:
+        from .liveness import Fairness, Graph, check_liveness, describe_lasso
+        fair = fairness or Fairness()
+        lasso = check_liveness(model, sem, Graph(keys, succs), checks.liveness, fair)
+        if lasso is not None:
+            r.verdict, r.property = VIOLATED, lasso.prop
+            r.trace = describe_lasso(sem, lasso, fair, "explicit")
+            r.message = r.trace.message
+            r.depth = len(r.trace)
+            r.seconds = time.monotonic() - t0
+            return r
+        r.seconds = time.monotonic() - t0
     if states_out is not None:   # the reachable set, for kind's lemma oracle
         states_out.extend(tuple(k) for k in keys)
     vac, why = [], []

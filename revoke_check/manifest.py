@@ -32,6 +32,9 @@ class Entry:
     property: str | None = None
     distinct_states: int | None = None
     trace_length: int | None = None
+    loop_start: int | None = None       # a lasso: steps before the loop (its stem length)
+    fairness: str | None = None         # liveness: weak (default) | strong | none
+    strong_fair: list = field(default_factory=list)   # threads / lock classes made strongly fair
     note: str = ""
     protocol: str | None = None    # model/protocols.py; None: vfio-dmabuf
 
@@ -39,11 +42,14 @@ class Entry:
     def name(self) -> str:
         props = "+".join(self.properties) if self.properties else "all"
         pre = f"{self.protocol}:" if self.protocol and self.protocol != "vfio-dmabuf" else ""
-        return f"{pre}{self.variant}@{self.config}[{self.engine}:{props}]"
+        fair = ""
+        if self.fairness or self.strong_fair:
+            fair = f",fairness={self.fairness or 'weak'}" + "".join(f"+sf:{x}" for x in self.strong_fair)
+        return f"{pre}{self.variant}@{self.config}[{self.engine}:{props}{fair}]"
 
 
 _KEYS = {"config", "variant", "engine", "properties", "depth", "verdict", "property",
-         "distinct_states", "trace_length", "note", "protocol"}
+         "distinct_states", "trace_length", "loop_start", "fairness", "strong_fair", "note", "protocol"}
 
 
 def load_manifest(path=None) -> list[Entry]:
@@ -72,9 +78,16 @@ def load_manifest(path=None) -> list[Entry]:
 
 
 def run_entry(e: Entry, **kw):
+    from .liveness import Fairness, FairnessError
     from .run import check
+    fairness = None
+    if e.fairness or e.strong_fair:
+        try:
+            fairness = Fairness(e.fairness or "weak", tuple(e.strong_fair))
+        except FairnessError as err:
+            raise ManifestError(f"{e.name}: {err}") from None
     return check(e.config, e.variant, e.properties or None, engine=e.engine, depth=e.depth,
-                 protocol=e.protocol, **kw)
+                 fairness=fairness, protocol=e.protocol, **kw)
 
 
 def compare(e: Entry, r) -> list[str]:
@@ -90,4 +103,7 @@ def compare(e: Entry, r) -> list[str]:
         want("property", e.property, r.property)
     want("distinct_states", e.distinct_states, r.distinct_states)
     want("trace_length", e.trace_length, len(r.trace) if r.trace is not None else 0)
+    if e.loop_start is not None or (r.trace is not None and getattr(r.trace, "loop", None) is not None
+                                    and e.verdict == "violated"):
+        want("loop_start", e.loop_start, getattr(r.trace, "loop", None) if r.trace is not None else None)
     return diffs

@@ -221,7 +221,7 @@ def _other_branch(m, tr, shown: dict, recorded: dict, keys, thread: str) -> str:
     return f"{what} ({how})" if what and how else (what or how)
 
 
-def replay(trace: Trace, sem: Semantics) -> ReplayResult:
+def replay(trace: Trace, sem: Semantics, fairness=None) -> ReplayResult:
     """Re-execute ``trace`` on ``sem``; check each step's recorded state.
 
     The variables the trace and the model share must take the recorded
@@ -230,6 +230,11 @@ def replay(trace: Trace, sem: Semantics) -> ReplayResult:
     is *not enabled* (its guard is false: who holds the lock) or because it
     is enabled but the variant *takes a different branch* (``fix=True``):
     replayed on a fixed variant, that is how the fix shows.
+
+    A lasso (``trace.loop`` set) must close: the state after the last step
+    equals the state after ``loop`` steps (or, for ``loop == len(steps)``, no
+    step is enabled there); then its liveness violation is re-evaluated
+    (:func:`revoke_check.liveness.lasso_violation`), fairness included.
     """
     m = sem.model
     s = m.init
@@ -240,6 +245,7 @@ def replay(trace: Trace, sem: Semantics) -> ReplayResult:
         return ReplayResult(False, 0, None, "initial state differs from the model's"
                             + f" ({', '.join(diff[:3])})")
     path: list = []
+    seq = [s]
     lock_order = None
     if sem.checks is not None and sem.checks.lock_order:
         from properties.lock_order import LockOrder
@@ -293,8 +299,31 @@ def replay(trace: Trace, sem: Semantics) -> ReplayResult:
             return ReplayResult(True, k, (sem.checks.lock_order[0], "lock-order",
                                           lock_order.describe(*cyc)), path=path)
         s = n
+        seq.append(s)
         v = violation_at(sem, s)
+        if trace.loop is not None and v and v[1] == "deadlock":
+            v = None          # a lasso's end is judged by its loop
         if v and (v[1] != "deadlock" or k == len(trace.steps)):
             if k == len(trace.steps) or v[1] == "invariant":
                 return ReplayResult(True, k, v, path=path)
+    if trace.loop is not None:
+        n = len(trace.steps)
+        if not 0 <= trace.loop <= n:
+            return ReplayResult(False, n, None, f"loop {trace.loop} outside 0..{n}", path=path)
+        if trace.loop == n:
+            if sem.successors(s):
+                return ReplayResult(False, n, None, f"the loop does not close: the last state "
+                                    f"repeats, but a step is enabled in it", path=path)
+        elif seq[trace.loop] != s:
+            shown_a, shown_b = m.show(seq[trace.loop]), m.show(s)
+            diff = [x for x in shown_a if shown_a[x] != shown_b[x]]
+            return ReplayResult(False, n, None, f"the loop does not close: the state after step "
+                                f"{n} differs from the state after step {trace.loop} "
+                                f"({', '.join(diff[:3])})", path=path)
+        if sem.checks is not None and sem.checks.liveness:
+            from .liveness import Fairness, lasso_violation
+            if fairness is None and trace.fairness:
+                fairness = Fairness(trace.fairness["default"], tuple(trace.fairness.get("strong", ())))
+            return ReplayResult(True, n, lasso_violation(sem, seq, path, trace.loop, fairness), path=path)
+        return ReplayResult(True, n, None, path=path)
     return ReplayResult(True, len(trace.steps), violation_at(sem, s), path=path)

@@ -32,41 +32,63 @@ def check(config: str = "default", variant: str | None = None, properties=None, 
           engine: str = "explicit", max_states=None, max_seconds=None, depth=None,
           progress=None, lemmas: bool = True, show_invariant: bool = False,
           progress_secs: float = 0.0, stats: dict | None = None,
-          hash_compaction: bool = False, protocol: str | None = None) -> Result:
+          hash_compaction: bool = False, protocol: str | None = None, fairness=None) -> Result:
+    """``fairness``: a :class:`~revoke_check.liveness.Fairness` for the liveness
+    properties (default weak per thread); explicit and bmc check liveness; kind,
+    spacer and the compiled engine leave it out (they check safety) and say so."""
     from .provenance import provenance
     if hash_compaction and engine != "compiled":
         raise ValueError("--hash-compaction needs --engine compiled")
     model, checks = build(config, variant, properties, protocol)
+    if fairness is not None:
+        from .liveness import units
+        units(model, fairness)          # unknown thread or lock names: an error now
     r = _check(model, checks, engine=engine, max_states=max_states, max_seconds=max_seconds,
                depth=depth, progress=progress, lemmas=lemmas, show_invariant=show_invariant,
-               progress_secs=progress_secs, stats=stats, hash_compaction=hash_compaction)
+               progress_secs=progress_secs, stats=stats, hash_compaction=hash_compaction,
+               fairness=fairness)
     r.provenance = provenance(model)
     return r
 
 
 def _check(model, checks, *, engine, max_states, max_seconds, depth, progress, lemmas,
-           show_invariant, progress_secs=0.0, stats=None, hash_compaction=False) -> Result:
+           show_invariant, progress_secs=0.0, stats=None, hash_compaction=False, fairness=None) -> Result:
     if engine == "explicit":
         return explore(model, checks, max_states=max_states, max_seconds=max_seconds,
-                       progress=progress)
+                       progress=progress, fairness=fairness)
     if engine == "compiled":   # the same search in C; the Python engine if there is no compiler
         from .compiled import explore_or_fallback
-        return explore_or_fallback(model, checks, max_states=max_states, max_seconds=max_seconds,
-                                   progress_secs=progress_secs, stats=stats,
-                                   hash_compaction=hash_compaction)
+        live = [p.name for p in checks.properties if p.liveness]
+        if live and len(live) == len(checks.properties):
+            from properties import PropertyError
+            raise PropertyError(f"{', '.join(live)}: a property of infinite runs: --engine explicit "
+                                "or bmc checks it, compiled does not")
+        if live:   # the C search checks safety; liveness needs the whole graph (explicit, bmc)
+            checks.properties = [p for p in checks.properties if p.name not in live]
+            checks.liveness = []
+        r = explore_or_fallback(model, checks, max_states=max_states, max_seconds=max_seconds,
+                                progress_secs=progress_secs, stats=stats,
+                                hash_compaction=hash_compaction)
+        if live:
+            r.message = (r.message + " " if r.message else "") + \
+                f"(not checked by compiled: {', '.join(live)}; use --engine explicit)"
+        return r
     if engine in Z3_ENGINES:
         skipped = list(checks.lock_order)
+        if engine != "bmc":      # liveness is a property of infinite runs: bmc finds lassos
+            skipped += [p.name for p in checks.properties if p.liveness]
         if skipped and len(skipped) == len(checks.properties):
             from properties import PropertyError
-            raise PropertyError(f"{', '.join(skipped)} is a property of the lock-dependency graph "
-                                f"of all runs: --engine explicit checks it, {engine} does not")
-        if skipped:  # a dependency graph over all states: the explicit engine's job
+            raise PropertyError(f"{', '.join(skipped)}: a property of the lock-dependency graph "
+                                f"or of infinite runs: --engine explicit checks it, {engine} does not")
+        if skipped:  # a dependency graph over all states / liveness: the explicit engine's job
             checks.properties = [p for p in checks.properties if p.name not in skipped]
             checks.lock_order = []
+            checks.liveness = [x for x in checks.liveness if x[0] not in skipped]
         from .bmc import DEFAULT_DEPTH, bmc
         depth = depth if depth is not None else DEFAULT_DEPTH
         if engine == "bmc":
-            r = bmc(model, checks, depth=depth, max_seconds=max_seconds)
+            r = bmc(model, checks, depth=depth, max_seconds=max_seconds, fairness=fairness)
         elif engine == "kind":
             from .kind import kinduction
             r = kinduction(model, checks, depth=depth, max_seconds=max_seconds, lemmas=lemmas,

@@ -95,6 +95,7 @@ def _up_write_then_down_write(traces):
         steps = traces[name].steps
         for i, s in enumerate(steps[:-1]):
             if s.thread == "config_write.dev0" and s.step_label.endswith(":up_write") \
+                    and steps[i + 1].thread != s.thread \
                     and steps[i + 1].changes.get("memory_lock[dev0]", [None, None])[0] == "none":
                 return name, i
     raise AssertionError("no stored trace has an up_write followed by another down_write")
@@ -223,7 +224,10 @@ def test_text_has_every_step_and_its_changes_within_80_columns(f):
     lines = text.splitlines()
     assert max(len(x) for x in lines) <= 80, [x for x in lines if len(x) > 80]
     body = re.sub(r"\n +", " ", text.split("\n\n", 1)[1])   # undo the wrapping
-    steps = body.splitlines()
+    lines = body.splitlines()
+    marks = [x for x in lines if x.startswith("-- ")]     # a lasso's loop markers
+    steps = [x for x in lines if not x.startswith("-- ")]
+    assert bool(marks) == (t.loop is not None)
     assert len(steps) == len(t)
     for k, (line, s) in enumerate(zip(steps, t.steps), 1):
         assert line.startswith(f"{k:02d} {s.thread}")

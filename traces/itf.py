@@ -128,9 +128,14 @@ def to_itf(trace: Trace) -> dict:
             "property": trace.property, "kind": trace.kind, "message": trace.message,
             "engine": trace.engine, "order": list(init),
             "provenance": trace.provenance, "locks": trace.locks, "details": trace.details,
+            **({"fairness": trace.fairness} if trace.fairness else {}),
         },
     }
-    return {"#meta": meta, "vars": list(layout["vars"]), "states": states}
+    out = {"#meta": meta, "vars": list(layout["vars"]), "states": states}
+    if trace.loop is not None:
+        # ITF's loop: the index of the state the last one returns to (a lasso)
+        out["loop"] = trace.loop
+    return out
 
 
 def dumps_itf(trace: Trace) -> str:
@@ -189,10 +194,15 @@ def from_itf(d: dict) -> Trace:
                                    st.get("note", ""), st.get("doc", ""), changes, cur))
         except KeyError as e:
             raise TraceError(f"ITF: state {k}: #meta.step lacks {e}") from None
+    loop = d.get("loop")
+    if loop is not None and (not isinstance(loop, int) or isinstance(loop, bool)
+                             or not 0 <= loop <= len(steps)):
+        raise TraceError(f"ITF: loop {loop!r} is not a state index 0..{len(steps)}")
     try:
         return Trace(meta["config"], meta["variant"], meta.get("property"), meta["kind"],
                      meta.get("message", ""), meta.get("engine", ""), states[0], steps,
-                     meta.get("provenance") or {}, meta.get("locks") or {}, meta.get("details") or {})
+                     meta.get("provenance") or {}, meta.get("locks") or {}, meta.get("details") or {},
+                     loop, meta.get("fairness"))
     except KeyError as e:
         raise TraceError(f"ITF: #meta.revoke-check lacks {e}") from None
 

@@ -42,6 +42,9 @@ def _semantics(trace: Trace):
 def reduce_trace(trace: Trace, sem=None, *, max_nodes: int = 500_000) -> Trace:
     """A trace of the same steps with the fewest thread switches that violates the same property.
 
+    A lasso (``trace.loop`` set) is returned as it is: reordering steps across
+    the loop start would not keep the loop closed.
+
     Parameters
     ----------
     trace
@@ -64,6 +67,8 @@ def reduce_trace(trace: Trace, sem=None, *, max_nodes: int = 500_000) -> Trace:
     if not rr.ok or not rr.violation or rr.violation[0] != trace.property:
         raise TraceError(f"cannot reduce: the trace does not replay to a violation of "
                          f"{trace.property} ({rr.error or 'no violation'})")
+    if trace.loop is not None:
+        return trace
     m = sem.model
     path = rr.path
     threads = list(dict.fromkeys(m.transitions[t].thread for t in path))

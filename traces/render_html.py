@@ -51,6 +51,9 @@ th, td { text-align: left; vertical-align: top; padding: .3em .5em; border-botto
 th { background: #eaecee; position: sticky; top: 0; }
 tr.step:nth-child(even) { background: #fbfcfc; }
 tr.step.last { background: #fdedec; }
+tr.loop-start td, tr.loop-end td { color: #c0392b; font-weight: bold; background: #fef5e7; }
+tr.step.in-loop td.num { border-left: 3px solid #c0392b; }
+p.loop { color: #c0392b; font-weight: bold; }
 tr.step.last td.num { color: #c0392b; font-weight: bold; }
 td.num { text-align: right; color: #566573; }
 .label { font-weight: 600; }
@@ -178,8 +181,14 @@ def _steps_html(trace: Trace, ex=None) -> str:
            "<th class=\"locks\">locks held after</th></tr></thead><tbody>"]
     n = len(trace.steps)
     initial = trace.initial or {}
+    loop = trace.loop
     for i, s in enumerate(trace.steps, 1):
+        if loop is not None and i == loop + 1:
+            out.append(f"<tr class=\"loop-start\" id=\"loop\"><td colspan=\"6\">&#8635; loop starts: "
+                       f"steps {i}..{n} repeat forever</td></tr>")
         cls = ["step"] + (["last"] if i == n else [])
+        if loop is not None and i > loop:
+            cls.append("in-loop")
         if ex is not None and ex.relevant and not ex.relevant[i - 1] and i != n:
             cls.append("aside")
         if ex is not None and ex.fix_step == i:
@@ -202,6 +211,8 @@ def _steps_html(trace: Trace, ex=None) -> str:
             + (f"<div class=\"stepdoc\">{_e(s.doc)}</div>" if s.doc else "")
             + f"</td><td>{branch}</td><td>{_changes_html(s)}{_state_html(s.state, initial)}</td>"
             f"<td class=\"locks mono\">{'<br>'.join(_e(h) for h in held) or '&mdash;'}</td></tr>")
+    if loop is not None:
+        out.append(f"<tr class=\"loop-end\"><td colspan=\"6\">&#8635; {_e(trace.loop_text())}</td></tr>")
     out.append("</tbody></table>")
     return "\n".join(out)
 
@@ -249,6 +260,7 @@ def render_html(trace: Trace, *, title: str | None = None, against: str | None =
         (f"<p class=\"slice\">{sum(ex.relevant)} of {len(ex.relevant)} steps write what "
          f"{_e(what)} depends on; the others are dimmed.</p>"
          if ex is not None and ex.relevant and not all(ex.relevant) else ""),
+        (f"<p class=\"loop\" id=\"loop-summary\">{_e(trace.loop_text())}</p>" if trace.loop is not None else ""),
         "</header>",
         "<div class=\"grid\">",
         f"<section class=\"card\" id=\"property\"><h2>Property <code>{_e(what)}</code></h2>"

@@ -164,12 +164,23 @@ def render_lockdep(trace: Trace, *, width: int = 80) -> str:
                     for i, t in enumerate(cols)}))
     out.append(row({t: f"     {t}" for t in cols}))
     out.append(row({t: "     ----" for t in cols}))
+    loop = trace.loop
+    marked = False
     for op in ops:
+        if loop is not None and not marked and op.step > loop:
+            out.append(f" <loop: from step {loop + 1} on, repeated forever>")
+            marked = True
         out.append(row({op.thread: op.text}, f"{op.step:>{num}}"))
+    if loop is not None and not marked:
+        out.append(f" <loop: from step {loop + 1} on, repeated forever (no lock operation in it)>"
+                   if loop < len(trace.steps) else
+                   f" <loop: the state after step {len(trace.steps)} repeats forever>")
     out.append("")
     if trace.details.get("lock_order"):
         head = out[:out.index("")]
         return "\n".join(head + [""] + lockdep_circular(trace.details["lock_order"], width))
+    if trace.loop is not None:
+        out += _wrap(trace.loop_text(), width, " ", "     ")
     if trace.kind == "deadlock":
         out.append(" *** DEADLOCK ***")
         out += _wrap(trace.message, width, " ", " ")
@@ -181,6 +192,8 @@ def render_lockdep(trace: Trace, *, width: int = 80) -> str:
     when = "at the end" if trace.kind in ("deadlock", "at-end") else "when the violation occurs"
     for t, vs in held_at_end(trace).items():
         names = ", ".join(_lock_expr(v, trace.locks)[2] if _lock_expr(v, trace.locks) else v for v in vs)
+        if trace.loop is not None and trace.loop < len(trace.steps):
+            when = "throughout the loop"
         out += _wrap(f"held by {t} {when}: {names}", width, " ", "     ")
     if report:
         out = [report, ""] + out

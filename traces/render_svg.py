@@ -162,6 +162,18 @@ def render_svg(trace: Trace, *, standalone: bool = True) -> str:
             o.append(f'<text x="{text_x}" y="{y + 6 + j * LINE}" fill="{fill}"{weight} '
                      f'xml:space="preserve">{_a(line)}</text>')
         o.append("</g>")
+    if trace.loop is not None and n:
+        # a bracket from the first repeated step to the last, and back
+        k0 = min(trace.loop, n - 1)
+        y0, y1 = ys[k0] - 8, ys[n - 1] + 14
+        lx0 = max(4, left - 14)
+        o.append(f'<g class="loop" data-loop="{trace.loop}">')
+        o.append(f'<path d="M{lx0 + 8} {y1} h-8 V{y0} h8" fill="none" stroke="{red}" stroke-width="2"/>')
+        o.append(f'<path d="M{lx0 + 8} {y0} l-5 -4 l0 8 z" fill="{red}"/>')
+        label = ("loop: the last state repeats" if trace.loop >= n
+                 else f"loop: steps {trace.loop + 1}..{n} repeat")
+        o.append(f'<text x="{lx0 + 12}" y="{y0 - 2}" font-size="10" fill="{red}">{_a(label)}</text>')
+        o.append("</g>")
     for j, line in enumerate(msg_lines):
         o.append(f'<text class="violation" x="{left}" y="{bottom + 14 + j * LINE}" fill="{red}" '
                  f'font-weight="bold">{_a(("VIOLATED: " if j == 0 else "") + line)}</text>')

@@ -69,14 +69,26 @@ def render_text(trace: Trace, *, width: int = 80, header: bool = True) -> str:
                      f"violated ({trace.engine}, {len(trace.steps)} steps, "
                      f"{len(threads)} thread{'' if len(threads) == 1 else 's'})", width, "")
         out += _wrap(trace.message, width, split_long=True)
+        if trace.loop is not None:
+            out += _wrap(trace.loop_text(), width)
         init = _initially(trace)
         if init:
             out += _wrap(f"initially: {init}", width)
         out.append("")
     tw = min(max([len(s.thread) for s in trace.steps] + [6]), 20)
     indent = " " * (tw + 5)
+    loop = trace.loop
     for k, s in enumerate(trace.steps, 1):
+        if loop is not None and k == loop + 1:
+            out.append(f"-- loop starts: steps {k}..{len(trace.steps)} repeat forever --")
         line = step_line(k, s, tw)
         out += textwrap.wrap(line, width, subsequent_indent=indent, break_on_hyphens=False,
                              break_long_words=False) or [line]
+    if loop is not None:
+        if loop >= len(trace.steps):
+            out.append(f"-- the state after step {len(trace.steps)} repeats forever "
+                       f"(no step is enabled) --")
+        else:
+            out.append(f"-- back to the state after step {loop}; steps {loop + 1}.."
+                       f"{len(trace.steps)} again --")
     return "\n".join(out)

@@ -53,12 +53,47 @@ class Trace:
     provenance: dict = field(default_factory=dict)   # revoke_check.provenance: specs, sha256s, version
     locks: dict = field(default_factory=dict)        # lock variable -> {type, class, c, acquire, release, mode}
     details: dict = field(default_factory=dict)      # structured facts of the violation (lock cycle, wait-for)
+    # A lasso (liveness counterexample): steps[loop:] repeat forever; the state
+    # after them equals the state after the first ``loop`` steps.  ``loop ==
+    # len(steps)``: the last state repeats (no step is enabled: it stutters).
+    # None: a finite trace.  Absent from the JSON when None.
+    loop: int | None = None
+    # The fairness the lasso's loop satisfies, when not the default (weak per
+    # thread): {"default": "weak"|"strong"|"none", "strong": [thread or lock]}.
+    # Absent from the JSON when None.
+    fairness: dict | None = None
+
+    @property
+    def stem(self) -> list:
+        return self.steps if self.loop is None else self.steps[:self.loop]
+
+    @property
+    def cycle(self) -> list:
+        return [] if self.loop is None else self.steps[self.loop:]
+
+    def loop_text(self) -> str:
+        """What repeats, in words ("" for a finite trace)."""
+        if self.loop is None:
+            return ""
+        n = len(self.steps)
+        if self.loop >= n:
+            return (f"loop: the state after step {n} repeats forever "
+                    f"(no step is enabled there)")
+        return (f"loop: steps {self.loop + 1}..{n} repeat forever "
+                f"(after step {n} the state is the one after step {self.loop})")
+
+    def state_at(self, k: int) -> dict:
+        """The state after ``k`` steps (0: the initial state)."""
+        return self.initial if k == 0 else self.steps[k - 1].state
 
     def __len__(self):
         return len(self.steps)
 
     def to_json(self) -> dict:
         d = asdict(self)
+        for k in ("loop", "fairness"):
+            if d.get(k) is None:
+                d.pop(k, None)
         d["schema"] = SCHEMA
         return d
 
@@ -77,8 +112,17 @@ class Trace:
             prov, locks, details = d.get("provenance") or {}, d.get("locks") or {}, d.get("details") or {}
             if not all(isinstance(x, dict) for x in (prov, locks, details)):
                 raise TraceError("malformed trace: provenance, locks and details must be objects")
+            loop = d.get("loop")
+            if loop is not None and (not isinstance(loop, int) or isinstance(loop, bool)
+                                     or not 0 <= loop <= len(steps)):
+                raise TraceError(f"malformed trace: loop {loop!r} is not a step index 0..{len(steps)}")
+            fair = d.get("fairness")
+            if fair is not None and not (isinstance(fair, dict) and fair.get("default") in
+                                         ("weak", "strong", "none")
+                                         and isinstance(fair.get("strong", []), list)):
+                raise TraceError(f"malformed trace: fairness {fair!r}")
             return cls(d["config"], d["variant"], d["property"], d["kind"], d["message"],
-                       d["engine"], d["initial"], steps, prov, locks, details)
+                       d["engine"], d["initial"], steps, prov, locks, details, loop, fair)
         except (KeyError, TypeError) as e:
             raise TraceError(f"malformed trace: {e}") from None
 
