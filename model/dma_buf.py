@@ -14,11 +14,20 @@ from .expr import BOOL, INT, TRUE, and_, ite
 from .lang import Branch, DONE, Event, NEXT, Step, step
 from .locks import NONE, resv_free, takes
 from .protocol import procedure
+from .config import ConfigError
 from .schema import Attr, Field, Lock, ObjectKind
 from .vfio_pci_dmabuf import fput, use
 
 SRC = "drivers/dma-buf/dma-buf.c"
 VFIO = "drivers/vfio/pci/vfio_pci_dmabuf.c"
+
+
+def _check_importers(cfg):
+    for m in cfg.importers:
+        for k in ("retry", "remap"):
+            if getattr(m, k) and m.kind != "dynamic":
+                raise ConfigError(f"{cfg.name}: importer {m.name}: {k}: only a dynamic importer "
+                                  "retries or re-maps")
 
 
 def declare(p):
@@ -39,7 +48,12 @@ def declare(p):
                Attr("maps", "int", 1, "map/unmap rounds", minimum=1),
                Attr("kind", "str", "dynamic",
                     "dynamic (sg_table map, asynchronous unmap) or iommufd (synchronous, permanent)",
-                    choices=("dynamic", "iommufd")))))
+                    choices=("dynamic", "iommufd")),
+               Attr("retry", "bool", False,
+                    "dynamic: a map refused because the buf is revoked is retried, not given up"),
+               Attr("remap", "bool", False,
+                    "dynamic: after unmapping for invalidate_mappings, map again"))))
+    p.add_config_check(_check_importers)
     for name, doc in (("attached", "on dmabuf->attachments"),
                       ("mapped", "holds a mapping (sg_table or IOMMU PTEs)"),
                       ("notified", "invalidate_mappings told it to stop; it has not unmapped yet"),
