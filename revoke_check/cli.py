@@ -363,8 +363,9 @@ def replay(trace_file, variant, config, props, protocol, fair_kind, strong):
         other = (variant and variant != t.variant) or (config and config != t.config)
         if other:
             # the fix prevents it -- if the trace fits its own variant; else it is corrupt
-            own_model, own_checks = build(t.config, t.variant, names)
-            own = do_replay(t, Semantics(own_model, own_checks))
+            own_v, own_c = _trace_specs(t)
+            own_model, own_checks = build(own_c, own_v, names, protocol or protocol_of(t))
+            own = do_replay(t, Semantics(own_model, own_checks), fairness)
             if not own.ok:
                 _fail2(f"{trace_file}: the trace does not replay on its own variant "
                        f"{t.variant}/{t.config} either (corrupt or stale): {own.error}")

@@ -105,16 +105,16 @@ def test_usage_errors_are_one_line(args, what):
 
 
 def test_model_error_goes_to_stderr(tmp_path):
-    (tmp_path / "dup.py").write_text(
-        "from dataclasses import replace\nfrom model.variants import variant\n"
-        "@variant('dup')\ndef dup(p):\n"
-        "    orig = p.procs['vfio_pci_mmap_huge_fault'][0]\n"
-        "    def make(t, **a):\n"
-        "        s = [x for x in orig(t, **a) if x.label == 'down_read'][0]\n"
-        "        return [s, replace(s, label='down_read#dup')]\n"
-        "    p.replace_step('vfio_pci_mmap_huge_fault', 'down_read', make)\n")
-    code, out, err = run("check", "-c", "mmap", "-v", f"{tmp_path}/dup.py:dup")
-    assert code == 2 and one_line(err) and "model error" in err and "memory_lock_readers" in err
+    # a broken encoding: munmap writes 2 into a bool (a value outside its domain)
+    (tmp_path / "bad.py").write_text(
+        "from model.lang import RETURN, step\nfrom model.variants import variant\n"
+        "@variant('bad')\ndef bad(p):\n"
+        "    def make(t, vdev):\n"
+        "        return step('munmap', 'broken on purpose', do={t.v.bar_pte[vdev]: 2}, goto=RETURN,\n"
+        "                    source='mm/vma.c:do_vmi_munmap')\n"
+        "    p.replace_step('vfio_pci_mmap_huge_fault', 'munmap', make)\n")
+    code, out, err = run("check", "-c", "mmap", "-v", f"{tmp_path}/bad.py:bad")
+    assert code == 2 and one_line(err) and "model error" in err and "bar_pte" in err
 
 
 def test_z3_default_time_bound_is_documented():

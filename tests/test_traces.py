@@ -262,7 +262,7 @@ def test_lockdep_columns(traces):
 def test_lockdep_shows_the_held_lock_of_lock_discipline(traces):
     text = render_lockdep(traces["v6-restore-revoke-flag"])
     assert "down_write_trylock(&dev0->memory_lock);" in text
-    assert "held by hot_reset at the end: &dev0->memory_lock" in text
+    assert "held by hot_reset when the violation occurs: &dev0->memory_lock" in text
 
 
 @pytest.mark.parametrize("f", FILES, ids=IDS)
