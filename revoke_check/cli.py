@@ -153,6 +153,23 @@ def main():
     """
 
 
+def _complete(kind):
+    """Shell completion of config, variant and property names (bash/zsh/fish, click's own)."""
+    def complete(ctx, param, incomplete):
+        try:
+            from model import protocols
+            from model.variants import get_protocol
+            fam = (ctx.params.get("protocol") if ctx and ctx.params else None)
+            p = get_protocol(ctx.params.get("variant") or "upstream" if kind != "variant" else "upstream",
+                             protocol=fam)
+            names = {"config": list(p.configs), "property": list(p.properties),
+                     "variant": ["upstream", *protocols.variants_of(p.family)]}[kind]
+        except Exception:   # completion must never fail the shell
+            return []
+        return [n for n in names if n.startswith(incomplete)]
+    return complete
+
+
 def protocol_option(fn):
     """``--protocol NAME``: which protocol (model/protocols.py); default vfio-dmabuf."""
     from model.protocols import DEFAULT, names
@@ -164,11 +181,21 @@ def protocol_option(fn):
 @click.option("--variant", "-v", default="upstream", show_default=True,
               help="Also list what this variant adds (configs, properties, actor kinds).")
 @protocol_option
-def list_cmd(variant, protocol):
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def list_cmd(variant, protocol, as_json):
     """List configs, variants and properties (and, with -v, what a variant adds)."""
     from model import protocols
     from model.variants import get_protocol
     p = get_protocol(variant, protocol=protocol)
+    if as_json:
+        click.echo(json.dumps({
+            "protocol": p.family, "protocols": list(protocols.names()),
+            "configs": {n: p.config(n).doc for n in p.configs},
+            "variants": {"upstream": "the current kernel (default)",
+                         **{n: fn.variant_doc for n, fn in protocols.variants_of(p.family).items()}},
+            "properties": {n: prop.summary for n, prop in p.properties.items()},
+            "actor_kinds": {n: ak.doc for n, ak in p.actor_kinds.items()}}, indent=1))
+        return
     click.echo(f"protocol: {p.family}  (known: {', '.join(protocols.names())})")
     click.echo("configs:")
     for name in p.configs:
@@ -230,11 +257,12 @@ def print_result(r: Result, as_json: bool):
 
 
 @main.command()
-@click.option("--config", "-c", default="default", show_default=True, help="Named config.")
-@click.option("--variant", "-v", default="upstream", show_default=True, callback=_variant_opt,
+@click.option("--config", "-c", default="default", show_default=True, shell_complete=_complete("config"), help="Named config.")
+@click.option("--variant", "-v", default="upstream", show_default=True, shell_complete=_complete("variant"), callback=_variant_opt,
               help="Variant name, or FILE.py:NAME for a variant of your own.")
-@click.option("--property", "-p", "props", multiple=True, help="Check only these (repeatable).")
+@click.option("--property", "-p", "props", multiple=True, shell_complete=_complete("property"), help="Check only these (repeatable).")
 @click.option("--engine", "-e", default="explicit", show_default=True,
+              type=click.Choice(["explicit", "compiled", "bmc", "kind", "spacer", "all"]),
               help="explicit (BFS, exhaustive), compiled (the same BFS in C, built with the system C "
                    "compiler; progress on stderr every 2s), bmc (z3, bounded), kind (z3 k-induction), "
                    "spacer (z3 Horn clauses), or all.")
@@ -280,6 +308,21 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
     for path, opt in ((trace_out, "--trace-out"), (junit_out, "--junit"), (sarif_out, "--sarif")):
         writable(path, opt)
     fairness = fairness_of(fair_kind, strong)
+    if not quiet:
+        # names first (an unknown one is the only line on stderr), then the start line
+        from model.variants import get_protocol
+        from properties import get_properties
+        _p = get_protocol(variant, protocol=protocol)
+        _p.config(config)
+        get_properties(list(props) or None, _p)
+        from . import __version__
+        limits = ", ".join(x for x in (f"max-states {max_states}" if max_states else "",
+                                       f"max-seconds {max_seconds:g}" if max_seconds else "",
+                                       f"depth {depth}" if depth is not None else "") if x)
+        click.echo(f"revoke-check {__version__}: {variant} on {config} [{engine}]"
+                   + (f" --protocol {protocol}" if protocol else "")
+                   + (f", properties {', '.join(props)}" if props else ", every property")
+                   + (f", {limits}" if limits else "") + f", fairness {fair_kind}", err=True)
 
     def secs(e):
         return max_seconds if max_seconds is not None or e not in Z3_ENGINES else DEFAULT_Z3_SECONDS
@@ -341,8 +384,15 @@ def _error_line(r: Result):
 @click.option("--fairness", "fair_kind", type=click.Choice(["weak", "strong", "none"]), default="weak",
               show_default=True, help="Fairness a lasso's loop must satisfy. " + FAIRNESS_HELP)
 @click.option("--strong-fair", "strong", multiple=True, metavar="THREAD|LOCK", help=STRONG_HELP)
-def replay(trace_file, variant, config, props, protocol, fair_kind, strong):
-    """Re-execute a stored trace on the model and report what it violates."""
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def replay(trace_file, variant, config, props, protocol, fair_kind, strong, as_json):
+    """Re-execute a stored trace on the model and report what it violates.
+
+    Exit 1: it replays and violates a property; 0: it replays without a
+    violation, or (with -v/-c of another variant) that variant does something
+    else at some step (the fix prevents it); 2: it does not fit its own
+    variant (corrupt or stale).
+    """
     from .replay import replay as do_replay
     from .run import build
     from .semantics import Semantics
@@ -369,7 +419,8 @@ def replay(trace_file, variant, config, props, protocol, fair_kind, strong):
             if not own.ok:
                 _fail2(f"{trace_file}: the trace does not replay on its own variant "
                        f"{t.variant}/{t.config} either (corrupt or stale): {own.error}")
-            click.echo(f"{name}: does not replay: {rr.error}")
+            _say(as_json, f"{name}: does not replay: {rr.error}",
+                 {"replays": False, "steps": rr.steps_replayed, "error": rr.error, "fix": rr.fix})
             sys.exit(EXIT["holds"])
         _fail2(f"{name}: does not replay (corrupt or stale trace): {rr.error}")
     if rr.violation:
@@ -377,10 +428,20 @@ def replay(trace_file, variant, config, props, protocol, fair_kind, strong):
         lasso = (f" (a lasso: steps {t.loop + 1}..{len(t)} repeat, the loop closes)"
                  if t.loop is not None and t.loop < len(t) else
                  " (a lasso: its last state repeats)" if t.loop is not None else "")
-        click.echo(f"{name}: replays {rr.steps_replayed} steps{lasso}; violates {p}: {msg}")
+        _say(as_json, f"{name}: replays {rr.steps_replayed} steps{lasso}; violates {p}: {msg}",
+             {"replays": True, "steps": rr.steps_replayed,
+              "violation": {"property": p, "kind": kind, "message": msg}})
         sys.exit(EXIT["violated"])
-    click.echo(f"{name}: replays all {rr.steps_replayed} steps without violating any property")
+    _say(as_json, f"{name}: replays all {rr.steps_replayed} steps without violating any property",
+         {"replays": True, "steps": rr.steps_replayed, "violation": None})
     sys.exit(EXIT["holds"])
+
+
+def _say(as_json: bool, line: str, obj: dict):
+    click.echo(json.dumps(obj, indent=1) if as_json else line)
+
+
+
 
 
 # --- CI gates: reports, gate, coverage (issue 5) ------------------------------------
@@ -435,7 +496,8 @@ def _check_with_reports(config, variant, props, engine, max_states, max_seconds,
 @click.option("--no-coverage", is_flag=True, help="Skip the coverage targets of the allow-list file.")
 @click.option("--junit", "junit_out", type=click.Path(dir_okay=False), default=None,
               help="Write JUnit XML: one test case per manifest entry and coverage target.")
-def gate(manifest, variant, coverage_configs, allow, no_coverage, junit_out):
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (no per-entry lines).")
+def gate(manifest, variant, coverage_configs, allow, no_coverage, junit_out, as_json):
     """Run every manifest entry (and coverage target); exit 1 on any difference.
 
     Prints expected vs actual for every difference: a verdict, violated
@@ -449,8 +511,9 @@ def gate(manifest, variant, coverage_configs, allow, no_coverage, junit_out):
     writable(junit_out, "--junit")
 
     def show(o):
-        for line in o.lines():
-            click.echo(line)
+        if not as_json:
+            for line in o.lines():
+                click.echo(line)
 
     try:
         outcomes = run_gate(manifest, variant=variant, coverage_configs=coverage_configs,
@@ -464,6 +527,12 @@ def gate(manifest, variant, coverage_configs, allow, no_coverage, junit_out):
                 f.write(junit_xml_cases(gate_cases(outcomes), name="revoke-check gate"))
         except OSError as e:
             _fail2(f"cannot write {junit_out}: {e.strerror}")
+    if as_json:
+        click.echo(json.dumps({"passed": len(outcomes) - len(bad), "total": len(outcomes),
+                               "outcomes": [{"name": o.entry.name if hasattr(o, "entry") else o.name,
+                                             "ok": o.ok, "lines": o.lines()} for o in outcomes]},
+                              indent=1))
+        sys.exit(1 if bad else 0)
     click.echo("")
     if bad:
         click.echo(f"gate: FAILED: {len(bad)} of {len(outcomes)} differ from what is expected:")
@@ -605,7 +674,8 @@ def render(trace_file, fmt, out, do_reduce, against, kernel_ref, kernel_src, no_
 @click.argument("trace_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--output", "-o", "out", type=click.Path(dir_okay=False), default=None,
               help="Save the reordered trace as JSON to FILE.")
-def reduce(trace_file, out):
+@click.option("--json", "as_json", is_flag=True, help="Print the reordered trace as JSON.")
+def reduce(trace_file, out, as_json):
     """Reorder a trace to the fewest thread switches; it still violates the same property."""
     from traces.itf import load_trace
     from traces.reduce import reduce_trace, thread_switches
@@ -615,9 +685,14 @@ def reduce(trace_file, out):
     def sw(x):
         n = thread_switches(x)
         return f"{len(x)} steps, {n} thread switch{'' if n == 1 else 'es'}"
-    click.echo(f"{sw(t)} -> {sw(r)}")
     if out:
         r.save(out)
+    if as_json:
+        click.echo(json.dumps({"before": {"steps": len(t), "thread_switches": thread_switches(t)},
+                               "after": {"steps": len(r), "thread_switches": thread_switches(r)},
+                               "trace": r.to_json()}, indent=1))
+        return
+    click.echo(f"{sw(t)} -> {sw(r)}")
     click.echo("")
     click.echo(render_text(r))
 

@@ -21,7 +21,8 @@ def run(*args):
 
 
 def one_line(err):
-    lines = err.strip().splitlines()
+    """One error line on stderr (check's start line, ``revoke-check X.Y: ...``, aside)."""
+    lines = [x for x in err.strip().splitlines() if not re.match(r"revoke-check \d+\.\d+", x)]
     return len(lines) == 1 and lines[0].startswith("revoke-check: ") and "Traceback" not in err
 
 
@@ -134,6 +135,8 @@ def test_sigint_ends_a_z3_engine_with_130(engine):
     p = subprocess.Popen([sys.executable, "-m", "revoke_check.cli", "check", "-c", "wide",
                           "--depth", "40", "-e", *engine],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT))
+    banner = p.stderr.readline()         # the start line
+    assert banner.startswith("revoke-check ") and f"[{engine[0]}]" in banner, banner
     first = p.stderr.readline()          # the first progress line: the engine is running
     assert first.startswith(f"  [{engine[0]}]"), first
     p.send_signal(signal.SIGINT)
