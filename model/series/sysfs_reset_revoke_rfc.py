@@ -15,8 +15,9 @@ Two readings of where the hooks run:
 * ``sysfs-reset-revoke-rfc``: on every path through
   ``pci_dev_save_and_disable`` -- the sysfs ``pci_reset_function`` *and*
   vfio's own ``pci_try_reset_function`` (VFIO_DEVICE_RESET, config-space FLR),
-  which already holds memory_lock(W) when it trylocks the device lock: the
-  hook's down_write then waits for its own caller.
+  which already holds memory_lock(W) when it trylocks the device lock, and
+  the hot reset's ``pci_reset_bus`` (every memory_lock of the dev_set held):
+  the hook's down_write then waits for its own caller.
 * ``sysfs-reset-revoke-rfc-vfio-owned``: vfio's own resets mark the reset as
   theirs (e.g. a ``vdev->reset_owned`` flag set under memory_lock(W) before
   ``pci_try_reset_function``) and the hooks return at once for them; only a
@@ -95,6 +96,22 @@ def sysfs_reset_revoke_rfc(p):
         return make
     for proc in ("vfio_pci_ioctl_reset", "vfio_exp_config_write"):
         p.replace_step(proc, "pci_try_reset_function", own(proc))
+
+    def bus(t):
+        # pci_reset_bus -> pci_bus_save_and_disable_locked -> pci_dev_save_and_disable on every
+        # device of the bus: each device's reset_prepare takes its memory_lock(W), which the hot
+        # reset already holds (down_write_trylock in its locking loop)
+        from model.vfio_pci_core import vfio_pci_dev_set_hot_reset
+        s = next(x for x in vfio_pci_dev_set_hot_reset(t) if x.label == "pci_reset_bus")
+        v = t.v
+        for b in s.branches:
+            if any(e.kind == "hw_reset" for e in b.events):
+                b.when = and_(b.when, *[rwsem_write_free(v, k) for k in range(len(t.cfg.devices))])
+                b.note = ("reset_prepare of every device: down_write(memory_lock), which this thread holds; "
+                          + b.note).rstrip("; ")
+        s.doc += " With the RFC's hooks, pci_bus_save_and_disable_locked calls vfio_pci_reset_prepare per device."
+        return s
+    p.replace_step("vfio_pci_dev_set_hot_reset", "pci_reset_bus", bus)
 
 
 @variant("sysfs-reset-revoke-rfc-vfio-owned")
