@@ -113,6 +113,9 @@ def importer(t, imp: int):
     m = cfg.importers[imp]
     if m.kind == "iommufd":
         return iommufd_importer(t, imp)
+    if m.kind in ("sync", "pinned"):  # RDMA MRs: model/mlx5_dmabuf.py
+        from . import mlx5_dmabuf
+        return (mlx5_dmabuf.sync_importer if m.kind == "sync" else mlx5_dmabuf.pinned_importer)(t, imp)
     b = m.buf
     put, put_ev = fput(v, b)
     rounds = t.local("round", INT(0, m.maps - 1)) if m.maps > 1 else None

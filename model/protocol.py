@@ -500,11 +500,14 @@ def add_module(p: Protocol, module):
 def _modules():
     from . import (actors, dma_buf, vfio_main, vfio_pci_config, vfio_pci_core,
                    vfio_pci_dmabuf)
-    # declaration order is the state layout: the kernel files from the device up
-    return [vfio_pci_core, vfio_main, vfio_pci_config, vfio_pci_dmabuf, dma_buf, actors]
+    from . import mlx5_dmabuf, pci, pm_runtime, vfio_pci_rdwr
+    # declaration order is the state layout: the kernel files from the device up;
+    # the issue-11 fidelity modules come last so that older configs keep their layout
+    return [vfio_pci_core, vfio_main, vfio_pci_config, vfio_pci_dmabuf, dma_buf, actors,
+            mlx5_dmabuf, pci, pm_runtime, vfio_pci_rdwr]
 
 
-MODULES = "vfio_pci_core vfio_main vfio_pci_config vfio_pci_dmabuf dma_buf actors".split()
+MODULES = "vfio_pci_core vfio_main vfio_pci_config vfio_pci_dmabuf dma_buf actors mlx5_dmabuf pci pm_runtime vfio_pci_rdwr".split()
 
 
 _UPSTREAM: Protocol | None = None

@@ -43,6 +43,12 @@ def pm_get(t, vdev: int, source: str) -> Step:
         source=source)
 
 
+def pm_get_steps(t, vdev: int, source: str, then: str) -> list:
+    """pm_get, plus the wake-eventfd resume of model/pm_runtime.py when a config arms one."""
+    from .pm_runtime import wake_resume_steps
+    return wake_resume_steps(t, vdev, pm_get(t, vdev, source), then)
+
+
 def pm_put(t, vdev: int, source: str, goto=RETURN) -> Step:
     use = t.v.pm_usage[vdev]
     return step("pm_runtime_put", "Drop the runtime PM reference; the PM core may suspend the device now.",
@@ -53,11 +59,11 @@ def pm_put(t, vdev: int, source: str, goto=RETURN) -> Step:
 def vfio_device_fops_unl_ioctl(t, vdev: int, inner: str, args: dict):
     """An ioctl on the device fd: vfio_device_pm_runtime_get, the ioctl, vfio_device_pm_runtime_put."""
     src = f"{SRC}:vfio_device_fops_unl_ioctl"
-    return [pm_get(t, vdev, src), Call("ioctl", inner, args), pm_put(t, vdev, src)]
+    return [*pm_get_steps(t, vdev, src, "ioctl"), Call("ioctl", inner, args), pm_put(t, vdev, src)]
 
 
 @procedure("vfio_pci_rw", "drivers/vfio/pci/vfio_pci_core.c:vfio_pci_rw")
 def vfio_pci_rw(t, vdev: int, inner: str, args: dict):
     """A config-space read/write on the device fd, with a runtime PM reference around it."""
     src = "drivers/vfio/pci/vfio_pci_core.c:vfio_pci_rw"
-    return [pm_get(t, vdev, src), Call("access", inner, args), pm_put(t, vdev, src)]
+    return [*pm_get_steps(t, vdev, src, "access"), Call("access", inner, args), pm_put(t, vdev, src)]

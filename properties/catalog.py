@@ -572,6 +572,62 @@ PROGRESS = Property(
 LIVENESS = [REVOKE_IS_TEMPORARY, IMPORTER_CAN_REMAP, PROGRESS]
 
 
+
+# --- buf-usable-only-while-decoding (protocol-facts §6 I1) ---------------------
+
+def _usable(m, b):
+    return and_(m.v.live(b), ~m.v.revoked[b])
+
+
+def _decoding(m, d):
+    v = m.v
+    return and_(v.open[d], v.memory_enabled(d), ~v.engaged[d])
+
+
+def _explain_usable(m, st):
+    out = []
+    for b in m.config.bufs:
+        d = m.config.devices[b.dev].name
+        if not (_live(st, b.name) and not st[f"revoked[{b.name}]"]):
+            continue
+        why = [w for w, bad in ((f"{d} is not open", not st[f"open[{d}]"]),
+                                (f"{d}'s PCI_COMMAND memory bit is off", not st[f"vmem[{d}]"]),
+                                (f"{d} is in D3hot", st[f"d3[{d}]"] or st.get(f"pm_ctrl_d3[{d}]", False)),
+                                (f"{d} is in low power (pm_runtime_engaged)", st[f"engaged[{d}]"])) if bad]
+        if why:
+            out.append(f"{b.name} is live and not revoked but {', '.join(why)}")
+    return "; ".join(out)
+
+
+BUF_USABLE_ONLY_WHILE_DECODING = Property(
+    "buf-usable-only-while-decoding",
+    """A buf is usable only while its device decodes memory.
+
+    Every live buf (on vdev->dmabufs, file referenced) that is not revoked
+    belongs to a device that is open, has memory enabled (PCI_COMMAND MEM
+    set, below D3hot) and is not in low power (pm_runtime_engaged clear):
+    protocol-facts §6 I1, the dma-buf analogue of the BAR fault's test
+    (kernel-2026 §2.10: SIGBUS if engaged || !memory_enabled).
+    """,
+    invariant=lambda m: and_(*[implies(_usable(m, b), _decoding(m, m.config.bufs[b].dev))
+                               for b in range(_nb(m))]),
+    witnesses=(
+        Witness("usable-buf", state=lambda m: or_(*[_usable(m, b) for b in range(_nb(m))]),
+                applies=lambda m: bool(m.config.bufs)),
+        Witness("revoked-while-not-decoding", state=lambda m: or_(*[
+            and_(m.v.live(b), m.v.revoked[b], ~_decoding(m, m.config.bufs[b].dev))
+            for b in range(_nb(m))]),
+            applies=lambda m: any(a.kind in ("config_write", "low_power_entry", "low_power_entry_wakeup",
+                                             "pm_ctrl_write")
+                                  and m.config.actor_device(a) is not None
+                                  and m.config.bufs_of(m.config.actor_device(a))
+                                  for a in m.config.actors)),
+    ),
+    explain=_explain_usable,
+)
+
+
 ALL = [NO_MAPPING_SURVIVES_RESET, NO_CPU_MAPPING_WHILE_DISABLED, LOW_POWER_KEEPS_BUFS_REVOKED,
        UNDO_RESTORES_EVERY_REVOKE, REVOKED_MEANS_UNMAPPED,
-       LOCK_DISCIPLINE, LOCK_ORDER, NO_UNOPENED_VCONFIG_ACCESS, REFCOUNTS, DEADLOCK_FREE, *LIVENESS]
+       LOCK_DISCIPLINE, LOCK_ORDER, NO_UNOPENED_VCONFIG_ACCESS, REFCOUNTS, DEADLOCK_FREE,
+       BUF_USABLE_ONLY_WHILE_DECODING, *LIVENESS]

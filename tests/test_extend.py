@@ -94,7 +94,8 @@ def test_the_published_schema_is_the_generated_one_and_accepts_the_packaged_conf
 def test_a_variant_adds_an_object_kind_a_field_a_lock_an_actor_kind_and_a_property():
     p = get_protocol(UNLOCKED)
     assert "peeker" in p.kinds and "peek" in p.actor_kinds and "peek-needs-unrevoked" in p.properties
-    assert [lk.name for lk in p.locks] == ["memory_lock", "dev_set_lock", "resv", "peek_lock"]
+    assert [lk.name for lk in p.locks] == ["memory_lock", "dev_set_lock", "resv", "pci_dev_lock", "mmap_lock",
+                                          "peek_lock"]
     # upstream itself knows none of it: its configs refuse the new key
     with pytest.raises(ConfigError, match="unknown key 'peekers'"):
         upstream().config(CFG)

@@ -1,0 +1,103 @@
+"""drivers/pci/pci.c (and pci-sysfs.c): a function reset the PCI core starts, outside vfio.
+
+Writing 1 to ``/sys/bus/pci/devices/.../reset`` runs ``reset_store``:
+pm_runtime_get_sync; ``pci_reset_function``: pci_dev_lock (the upstream
+bridge's, then the device's ``device_lock``); ``pci_dev_save_and_disable``
+(the driver's ``err_handler->reset_prepare`` if it has one; save the config
+space; D0; COMMAND := INTX_DISABLE in hardware); ``__pci_reset_function_locked``
+(FLR or another method); ``pci_dev_restore`` (restore the config space; the
+driver's ``reset_done``); pci_dev_unlock (kernel-2026 §3 item 2, §4.4).
+
+vfio-pci's ``vfio_pci_core_err_handlers`` has only ``.error_detected``: no
+``reset_prepare``/``reset_done``, so on v7.3 this path takes no memory_lock,
+zaps no BAR mmap and revokes no buf.  vconfig is not changed (the virtual
+MEM bit keeps its value); only the hardware is reset.
+
+vfio's own function resets reach the same hooks through
+``pci_try_reset_function``, which only *tries* the device lock: with a
+concurrent sysfs reset holding it, VFIO_DEVICE_RESET and the config-space FLR
+return -EAGAIN without resetting (the step is edited here only for configs
+that have a ``sysfs_reset`` actor on that device, so older configs are
+unchanged).
+"""
+from __future__ import annotations
+
+from .config import ConfigError
+from .expr import TRUE, and_
+from .lang import Branch, Event, NEXT, RETURN, Step, step
+from .locks import NONE, mutex_free, mutex_lock, mutex_unlock
+from .protocol import procedure
+from .schema import ActorKind, Lock
+
+SRC = "drivers/pci/pci.c"
+
+
+def declare(p):
+    """struct pci_dev's device lock, the sysfs reset actor, and vfio's trylock of that lock."""
+    p.add_lock(Lock("device", "pci_dev_lock", "mutex", klass="pci_dev_lock", expr="&{}->pdev->dev.mutex",
+                    doc="device_lock(&pdev->dev): pci_dev_lock / pci_dev_trylock around PCI core resets"))
+    p.add_actor_kind(ActorKind(
+        "sysfs_reset", "pci_reset_function", "device", lambda cfg, a: {"vdev": a.target},
+        doc="echo 1 > /sys/bus/pci/devices/.../reset: pci_reset_function from the PCI core, outside vfio"))
+    for proc in ("vfio_pci_ioctl_reset", "vfio_exp_config_write"):
+        p.replace_step(proc, "pci_try_reset_function", _try_lock(proc))
+    p.add_config_check(_check)
+
+
+def _check(cfg):
+    for a in cfg.actors_of_kind("sysfs_reset"):
+        if cfg.runtime_pm:
+            raise ConfigError(f"{cfg.name}: actor {a.name}: sysfs_reset with runtime_pm is not modelled "
+                              "(reset_store's pm_runtime_get_sync)")
+
+
+def contended(cfg, vdev: int) -> bool:
+    """Does some thread of ``cfg`` other than vfio's resets take ``vdev``'s PCI device lock?"""
+    return any(a.target == vdev for a in cfg.actors_of_kind("sysfs_reset"))
+
+
+def _try_lock(proc):
+    def make(t, vdev):
+        from .vfio_pci_core import reset_function
+        stmts = reset_function(t, vdev, "")
+        s = next(x for x in stmts if x.label == "pci_try_reset_function")
+        if not contended(t.cfg, vdev):
+            return s
+        v = t.v
+        free = mutex_free(v.pci_dev_lock[vdev])
+        held = ~free
+        out = []
+        for b in s.branches:
+            if any(e.kind == "hw_reset" for e in b.events):
+                b.when = and_(b.when, free)
+            out.append(b)
+        E = v.memory_enabled(vdev)
+        ev = (Event("mem_enabled_eval", (vdev,)),)
+        c = "pci_dev_trylock fails" if any(b.choice for b in s.branches) else None
+        out += [Branch(and_(held, E), goto=NEXT, choice=c, events=ev,
+                       note="pci_dev_trylock failed: -EAGAIN, no reset; memory enabled: un-revoke"),
+                Branch(and_(held, ~E), goto="up_write", choice=c, events=ev,
+                       note="pci_dev_trylock failed: -EAGAIN, no reset; memory disabled")]
+        return Step(s.label, out, s.doc + " pci_dev_trylock fails (-EAGAIN) while the PCI core holds the device lock.",
+                    source=f"{SRC}:pci_try_reset_function")
+    return make
+
+
+@procedure("pci_reset_function", f"{SRC}:pci_reset_function")
+def pci_reset_function(t, vdev: int):
+    v = t.v
+    lk = v.pci_dev_lock[vdev]
+    unlock, uev = mutex_unlock(t, lk)
+    return [
+        step("pci_dev_lock", "reset_store: take the device lock (device_lock) for the reset.",
+             when=mutex_free(lk), do=mutex_lock(t, lk), source=f"{SRC}:pci_dev_lock"),
+        step("pci_dev_save_and_disable",
+             "Call the driver's reset_prepare (vfio-pci has none), save config space, D0, COMMAND := INTX_DISABLE.",
+             source=f"{SRC}:pci_dev_save_and_disable"),
+        step("__pci_reset_function_locked", "Reset the function (FLR, PM or bus method).",
+             events=(Event("hw_reset", (vdev,)),), source=f"{SRC}:__pci_reset_function_locked"),
+        step("pci_dev_restore", "Restore the saved config space and call the driver's reset_done (vfio-pci has none).",
+             source=f"{SRC}:pci_dev_restore"),
+        step("pci_dev_unlock", "Release the device lock.", do=unlock, events=(uev,), goto=RETURN,
+             source=f"{SRC}:pci_dev_unlock"),
+    ]
