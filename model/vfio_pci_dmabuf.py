@@ -82,7 +82,7 @@ def invalidate(v, b) -> dict:
         if v.cfg.importers[i].kind == "iommufd":
             out[v.mapped[i]] = 0
             out[v.perm_revoked[i]] = or_(v.perm_revoked[i], v.attached[i])
-        elif v.cfg.importers[i].kind == "dynamic":
+        elif v.cfg.importers[i].kind != "sync":   # dynamic, and kinds variants add (io_uring)
             out[v.notified[i]] = or_(v.notified[i], v.mapped[i])
     from .mlx5_dmabuf import invalidate_sync  # sync RDMA MRs unmap right here
     out.update(invalidate_sync(v, b))

@@ -57,9 +57,10 @@ def declare_state(p):
     p.add_field(Field("buf", "vfile", BOOL, 0, "priv->vfile holds a reference on the vfio device file"))
     p.add_field(Field("buf", "zap_pending", BOOL, 0,
                       "ghost: a revoker left OK and has not yet run unmap_mapping_range on the buf (it will zap every PTE)"))
-    p.add_lock(Lock(None, "mmap_lock", "rwsem", klass="mmap_lock", var="mm->mmap_lock",
-                    expr="&mm->mmap_lock",
-                    doc="mm->mmap_lock of the process that mmaps: mmap()/munmap() write, faults read"))
+    if not any(lk.name == "mmap_lock" for lk in p.locks):   # mainline declares it (vfio_pci_rdwr.py)
+        p.add_lock(Lock(None, "mmap_lock", "rwsem", klass="mmap_lock", var="mmap_lock",
+                        expr="&mm->mmap_lock",
+                        doc="mm->mmap_lock of the process that mmaps: mmap()/munmap() write, faults read"))
 
 
 def set_status(v, b, new) -> dict:
