@@ -82,7 +82,10 @@ def render_text(trace: Trace, *, width: int = 80, header: bool = True) -> str:
         if loop is not None and k == loop + 1:
             out.append(f"-- loop starts: steps {k}..{len(trace.steps)} repeat forever --")
         line = step_line(k, s, tw)
-        out += textwrap.wrap(line, width, subsequent_indent=indent, break_on_hyphens=False,
+        words = line.split()
+        # a label too long for the usual indent continues at a shallower one
+        ind = indent if max(len(w) for w in words) + len(indent) <= width else "    "
+        out += textwrap.wrap(line, width, subsequent_indent=ind, break_on_hyphens=False,
                              break_long_words=False) or [line]
     if loop is not None:
         if loop >= len(trace.steps):
