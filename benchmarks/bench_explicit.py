@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from model.config import load_configs  # noqa: E402
+from revoke_check.model.config import load_configs  # noqa: E402
 from revoke_check.run import build  # noqa: E402
-from revoke_check.explicit import explore  # noqa: E402
+from revoke_check.engines.explicit import explore  # noqa: E402
 
 
 def main() -> None:

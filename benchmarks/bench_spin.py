@@ -38,8 +38,8 @@ DEFAULT = ["default@upstream", "wide@upstream", "lowpower@unrevoke-checks-engage
 
 
 def _model(config: str, variant: str):
-    from model.config import get_config, load_configs, parse_config
-    from model.variants import get_protocol
+    from revoke_check.model.config import get_config, load_configs, parse_config
+    from revoke_check.model.variants import get_protocol
     if config in load_configs():
         cfg = get_config(config)
     else:
@@ -61,11 +61,11 @@ def _rss_mb() -> float:
 
 def one(engine: str, config: str, variant: str, props: str) -> dict:
     """Run one engine in this process; a dict of figures."""
-    from properties import compile_checks, get_properties
+    from revoke_check.properties import compile_checks, get_properties
     m = _model(config, variant)
     checks = compile_checks(m, get_properties(None) if props == "all" else [])
     if engine == "spin":
-        from revoke_check.promela import run_spin, to_promela
+        from revoke_check.reports.checks.promela import run_spin, to_promela
         with tempfile.TemporaryDirectory() as d:
             # pan's hash table: twice the expected states (the caller passes the count)
             bits = int(os.environ.get("BENCH_HASH_BITS", "22"))
@@ -78,7 +78,7 @@ def one(engine: str, config: str, variant: str, props: str) -> dict:
                     "rss_mb": r["rss_mb"], "verdict": "n/a"}
     before = _rss_mb()
     if engine == "python":
-        from revoke_check.explicit import explore
+        from revoke_check.engines.explicit import explore
         t0, c0 = time.monotonic(), _cpu()
         r = explore(m, checks)
         secs, wall = _cpu() - c0, time.monotonic() - t0

@@ -6,10 +6,10 @@
 A variant receives a copy of the upstream protocol and edits procedures by
 name and steps by label (see ``revoke-check list`` and model/*.py for both).
 """
-from model.expr import and_
-from model.lang import Branch, Event, NEXT, Step
-from model.locks import up_write
-from model.variants import hot_reset_cursor, variant
+from revoke_check.model.expr import and_
+from revoke_check.model.lang import Branch, Event, NEXT, Step
+from revoke_check.model.locks import up_write
+from revoke_check.model.variants import hot_reset_cursor, variant
 
 
 @variant("open-count-in-helper")

@@ -12,11 +12,11 @@ new per-device rwsem ``peek_lock`` for read around the test and the insert,
 and the revoke takes it for write.  The new property says a peeker never maps
 a revoked buf.
 """
-from model.expr import BOOL, and_
-from model.lang import Branch, DONE, Step, step
-from model.schema import ActorKind, Attr, Field, Lock, ObjectKind
-from model.variants import variant
-from properties import Property, Witness
+from revoke_check.model.expr import BOOL, and_
+from revoke_check.model.lang import Branch, DONE, Step, step
+from revoke_check.model.schema import ActorKind, Attr, Field, Lock, ObjectKind
+from revoke_check.model.variants import variant
+from revoke_check.properties import Property, Witness
 
 
 def _declare(p):
@@ -42,7 +42,7 @@ def _declare(p):
                                                                range(len(m.config.of("peeker")))])),),
     ))
     # revoke: zap the peekers' PTEs while move(true) holds resv
-    from model.vfio_pci_dmabuf import vfio_pci_dma_buf_move
+    from revoke_check.model.vfio_pci_dmabuf import vfio_pci_dma_buf_move
 
     def move(t, vdev, revoked):
         stmts = vfio_pci_dma_buf_move(t, vdev, revoked)
@@ -90,7 +90,7 @@ def _fault(locked: bool):
 
 def _revoke_takes_peek_lock(p):
     """The revoke takes peek_lock for write around the resv section that zaps the peekers."""
-    from model.vfio_pci_dmabuf import vfio_pci_dma_buf_move
+    from revoke_check.model.vfio_pci_dmabuf import vfio_pci_dma_buf_move
     inner = p.procs["vfio_pci_dma_buf_move"][0]
 
     def move(t, vdev, revoked):

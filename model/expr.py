@@ -2,7 +2,7 @@
 
 An expression is an immutable tree over state variables and constants.  The
 explicit explorer turns it into Python source (:func:`to_python`) and compiles
-it; the z3 explorer turns it into a z3 term (``revoke_check.symbolic``).  Every
+it; the z3 explorer turns it into a z3 term (``revoke_check.engines.symbolic``).  Every
 value is an int in the state vector; booleans are 0/1 and enums are indices.
 
 >>> from model.expr import Var, INT, BOOL, const

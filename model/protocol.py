@@ -518,7 +518,7 @@ def upstream() -> Protocol:
     global _UPSTREAM
     if _UPSTREAM is None:
         from . import config as _config
-        from properties import catalog
+        from revoke_check.properties import catalog
         p = Protocol(UPSTREAM, doc="The current kernel (v7.1-rc .. v7.3): protocol-facts §2, kernel-2026 §2.")
         for m in _modules():
             add_module(p, m)

@@ -21,9 +21,9 @@ DEFAULT = "vfio-dmabuf"
 
 # name -> (module of the upstream factory, factory, module of the variants, registry, doc)
 PROTOCOLS = {
-    "vfio-dmabuf": ("model.protocol", "upstream", "model.variants", "VARIANTS",
+    "vfio-dmabuf": ("revoke_check.model.protocol", "upstream", "revoke_check.model.variants", "VARIANTS",
                     "vfio-pci dma-buf revoke and locking (memory_lock, resv, hot reset)"),
-    "drm-sched": ("model.drm_sched", "upstream", "model.drm_sched.variants", "VARIANTS",
+    "drm-sched": ("revoke_check.model.drm_sched", "upstream", "revoke_check.model.drm_sched.variants", "VARIANTS",
                   "drm_sched entity kill, dma_fence callbacks in hard-IRQ context"),
 }
 

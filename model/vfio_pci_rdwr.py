@@ -169,10 +169,10 @@ def vfio_pci_bar_rw(t, vdev: int, write: bool = False):
 
 
 def _no_mmio_while_disabled():
-    from properties import Property, Witness
+    from revoke_check.properties import Property, Witness
 
     def ok(m, d):
-        from properties import each
+        from revoke_check.properties import each
         return each(d, len(m.config.devices), lambda k: and_(m.v.vconfig[k], m.v.memory_enabled(k)))
     return Property(
         "no-bar-access-while-disabled",

@@ -14,7 +14,7 @@ A :class:`Property` combines any of
 * ``liveness(m)``: temporal obligations ``[(label, P, Q)]``, each meaning
   "always, P leads to Q" (``[](P -> <>Q)``; "always eventually Q" is
   ``P = TRUE``), checked on the whole reachable graph under a fairness
-  assumption (:mod:`revoke_check.liveness`).  A run is infinite; a state
+  assumption (:mod:`revoke_check.engines.liveness`).  A run is infinite; a state
   with no enabled step repeats forever (it stutters).
 
 Each has :class:`Witness` es ("sometimes" goals).  A property whose witnesses
@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from model.expr import Expr, TRUE, and_, implies, or_
+from revoke_check.model.expr import Expr, TRUE, and_, implies, or_
 
 __all__ = ["Property", "Witness", "Checks", "compile_checks", "each",
            "PROPERTIES", "get_properties", "PropertyError"]
@@ -146,7 +146,7 @@ def compile_checks(m, props) -> Checks:
 def PROPERTIES(protocol=None) -> dict:
     """Name -> Property of ``protocol`` (default: upstream's catalog)."""
     if protocol is None:
-        from model.protocol import upstream
+        from revoke_check.model.protocol import upstream
         protocol = upstream()
     return dict(protocol.properties)
 

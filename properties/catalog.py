@@ -1,7 +1,7 @@
 """The properties of the vfio-pci dma-buf revoke protocol (protocol-facts §6)."""
 from __future__ import annotations
 
-from model.expr import FALSE, TRUE, and_, implies, or_
+from revoke_check.model.expr import FALSE, TRUE, and_, implies, or_
 
 from . import Property, Witness, each, some
 
@@ -323,7 +323,7 @@ def _reg_balanced(m):
 
 
 def _sum_bool(xs):
-    from model.expr import ite, const
+    from revoke_check.model.expr import ite, const
     total = const(0)
     for x in xs:
         total = total + ite(x, 1, 0)

@@ -11,7 +11,7 @@ reference nobody will put: a leak.
 """
 from __future__ import annotations
 
-from model.expr import Const, Op, Var
+from revoke_check.model.expr import Const, Op, Var
 
 __all__ = ["holds_at", "accounted"]
 
@@ -66,7 +66,7 @@ def accounted(model, b: int):
     owning a reference leaks it.  Labels whose hold differs by path make the
     accounting ambiguous; then no expression is built.
     """
-    from model.expr import ite, const
+    from revoke_check.model.expr import ite, const
     v = model.v
     h = holds_at(model)
     total = ite(v.has_fd[b], 1, 0)

@@ -17,7 +17,7 @@ possible deadlock even when the explored run never closes it.
 """
 from __future__ import annotations
 
-from model.expr import FALSE, TRUE, and_, or_
+from revoke_check.model.expr import FALSE, TRUE, and_, or_
 
 from . import Property, Witness
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from model.expr import Const
+from revoke_check.model.expr import Const
 
 __all__ = ["LockOrder", "lock_class", "cycle_through"]
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import click
 
-from model.config import ConfigError
-from model.lang import ModelError
-from model.variants import VariantError
-from properties import PROPERTIES, PropertyError
-from traces.render_text import render_text
-from traces.trace import TraceError
+from revoke_check.model.config import ConfigError
+from revoke_check.model.lang import ModelError
+from revoke_check.model.variants import VariantError
+from revoke_check.properties import PROPERTIES, PropertyError
+from revoke_check.traces.render_text import render_text
+from revoke_check.traces.trace import TraceError
 
 from . import interrupt
 from .result import EXIT, Result
@@ -29,7 +29,7 @@ from .result import EXIT, Result
 # z3 engines run this long unless --max-seconds says otherwise (then: incomplete)
 DEFAULT_Z3_SECONDS = 300.0
 
-from .liveness import Fairness, FairnessError  # noqa: E402
+from revoke_check.engines.liveness import Fairness, FairnessError  # noqa: E402
 
 DOMAIN_ERRORS = (ConfigError, VariantError, PropertyError, TraceError, ModelError, FairnessError)
 
@@ -157,8 +157,8 @@ def _complete(kind):
     """Shell completion of config, variant and property names (bash/zsh/fish, click's own)."""
     def complete(ctx, param, incomplete):
         try:
-            from model import protocols
-            from model.variants import get_protocol
+            from revoke_check.model import protocols
+            from revoke_check.model.variants import get_protocol
             fam = (ctx.params.get("protocol") if ctx and ctx.params else None)
             p = get_protocol(ctx.params.get("variant") or "upstream" if kind != "variant" else "upstream",
                              protocol=fam)
@@ -172,7 +172,7 @@ def _complete(kind):
 
 def protocol_option(fn):
     """``--protocol NAME``: which protocol (model/protocols.py); default vfio-dmabuf."""
-    from model.protocols import DEFAULT, names
+    from revoke_check.model.protocols import DEFAULT, names
     return click.option("--protocol", "protocol", default=None, metavar="NAME",
                         help=f"The protocol: {', '.join(names())} (default {DEFAULT}).")(fn)
 
@@ -184,8 +184,8 @@ def protocol_option(fn):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def list_cmd(variant, protocol, as_json):
     """List configs, variants and properties (and, with -v, what a variant adds)."""
-    from model import protocols
-    from model.variants import get_protocol
+    from revoke_check.model import protocols
+    from revoke_check.model.variants import get_protocol
     p = get_protocol(variant, protocol=protocol)
     if as_json:
         click.echo(json.dumps({
@@ -220,8 +220,8 @@ def list_cmd(variant, protocol, as_json):
 @protocol_option
 def schema(variant, whole_file, protocol):
     """Print the JSON Schema of a config, for editors to check and complete config files."""
-    from model.config import file_schema
-    from model.variants import get_protocol
+    from revoke_check.model.config import file_schema
+    from revoke_check.model.variants import get_protocol
     p = get_protocol(variant, protocol=protocol)
     click.echo(json.dumps(file_schema(p) if whole_file else p.config_schema(), indent=1))
 
@@ -310,8 +310,8 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
     fairness = fairness_of(fair_kind, strong)
     if not quiet:
         # names first (an unknown one is the only line on stderr), then the start line
-        from model.variants import get_protocol
-        from properties import get_properties
+        from revoke_check.model.variants import get_protocol
+        from revoke_check.properties import get_properties
         _p = get_protocol(variant, protocol=protocol)
         _p.config(config)
         get_properties(list(props) or None, _p)
@@ -396,7 +396,7 @@ def replay(trace_file, variant, config, props, protocol, fair_kind, strong, as_j
     from .replay import replay as do_replay
     from .run import build
     from .semantics import Semantics
-    from traces.itf import load_trace
+    from revoke_check.traces.itf import load_trace
     t = load_trace(trace_file)   # our JSON or ITF
     if not props:
         props = [t.property] if t.property else []
@@ -405,7 +405,7 @@ def replay(trace_file, variant, config, props, protocol, fair_kind, strong, as_j
     from .provenance import protocol_of
     model, checks = build(cspec, vspec, names, protocol or protocol_of(t))
     fairness = fairness_of(fair_kind, strong)
-    from .liveness import units
+    from revoke_check.engines.liveness import units
     units(model, fairness)
     rr = do_replay(t, Semantics(model, checks), fairness)
     name = f"{t.variant} trace on {model.variant}/{model.config.name}"
@@ -461,7 +461,7 @@ def _trace_specs(t, variant=None, config=None):
 def _check_with_reports(config, variant, props, engine, max_states, max_seconds, as_json,
                         trace_out, junit_out, sarif_out, kernel_src, protocol=None, fairness=None):
     """``check --junit/--sarif``: every property on its own, one Result each, then the reports."""
-    from .reports import ReportError, check_each, worst_exit, write_reports
+    from revoke_check.reports.checks.checks import ReportError, check_each, worst_exit, write_reports
     results = check_each(config, variant, props, engine=engine, max_states=max_states,
                          max_seconds=max_seconds, protocol=protocol, fairness=fairness)
     try:
@@ -504,9 +504,9 @@ def gate(manifest, variant, coverage_configs, allow, no_coverage, junit_out, as_
     property, distinct-state count or trace length that moved, a known bug no
     longer caught, a step that never fires or a witness never reached.
     """
-    from .coverage import CoverageError
-    from .gate import GateError, gate_cases, run_gate
-    from .report_junit import junit_xml_cases
+    from revoke_check.ci.coverage import CoverageError
+    from revoke_check.ci.gate import GateError, gate_cases, run_gate
+    from revoke_check.reports.checks.junit import junit_xml_cases
 
     writable(junit_out, "--junit")
 
@@ -558,7 +558,7 @@ def gate(manifest, variant, coverage_configs, allow, no_coverage, junit_out, as_
 @protocol_option
 def coverage_cmd(config, variant, fail_unfired, allow, max_states, as_json, protocol):
     """Per-step firing counts over the whole state space, and witnesses reached."""
-    from .coverage import COVERAGE_FILE, AllowList, CoverageError, coverage, judge, load_allow
+    from revoke_check.ci.coverage import COVERAGE_FILE, AllowList, CoverageError, coverage, judge, load_allow
     try:
         allow_list = load_allow(allow) if allow else (
             load_allow(COVERAGE_FILE) if COVERAGE_FILE.exists() else AllowList())
@@ -624,7 +624,7 @@ def _write_out(text: str, out: str | None):
               help="Write to FILE (default: stdout).")
 def export_trace(trace_file, fmt, out):
     """Convert a stored trace (our JSON or ITF) to ITF or to our JSON schema."""
-    from traces.itf import dumps_itf, load_trace
+    from revoke_check.traces.itf import dumps_itf, load_trace
     writable(out, "--output")
     t = load_trace(trace_file)
     _write_out(dumps_itf(t) if fmt == "itf" else t.dumps(), out)
@@ -646,25 +646,25 @@ def export_trace(trace_file, fmt, out):
 @click.option("--no-explain", is_flag=True, help="html: no fix marker, slice or locks column.")
 def render(trace_file, fmt, out, do_reduce, against, kernel_ref, kernel_src, no_explain):
     """Show a stored trace as text, a lockdep scenario, Mermaid, SVG or an HTML report."""
-    from traces.itf import load_trace
+    from revoke_check.traces.itf import load_trace
     writable(out, "--output")
     t = load_trace(trace_file)
     if do_reduce:
-        from traces.reduce import reduce_trace
+        from revoke_check.traces.reduce import reduce_trace
         t = reduce_trace(t)
     if fmt == "text":
         text = render_text(t)
     elif fmt == "lockdep":
-        from traces.render_lockdep import render_lockdep
+        from revoke_check.traces.render_lockdep import render_lockdep
         text = render_lockdep(t)
     elif fmt == "mermaid":
-        from traces.render_mermaid import render_mermaid
+        from revoke_check.traces.render_mermaid import render_mermaid
         text = render_mermaid(t)
     elif fmt == "svg":
-        from traces.render_svg import render_svg
+        from revoke_check.traces.render_svg import render_svg
         text = render_svg(t)
     else:
-        from traces.render_html import render_html
+        from revoke_check.traces.render_html import render_html
         text = render_html(t, against=against, kernel_ref=kernel_ref, kernel_src=kernel_src,
                            explain=not no_explain)
     _write_out(text, out)
@@ -677,8 +677,8 @@ def render(trace_file, fmt, out, do_reduce, against, kernel_ref, kernel_src, no_
 @click.option("--json", "as_json", is_flag=True, help="Print the reordered trace as JSON.")
 def reduce(trace_file, out, as_json):
     """Reorder a trace to the fewest thread switches; it still violates the same property."""
-    from traces.itf import load_trace
-    from traces.reduce import reduce_trace, thread_switches
+    from revoke_check.traces.itf import load_trace
+    from revoke_check.traces.reduce import reduce_trace, thread_switches
     writable(out, "--output")
     t = load_trace(trace_file)
     r = reduce_trace(t)
@@ -712,10 +712,10 @@ def export_model(config, variant, fmt, out):
     from .run import build
     model, checks = build(config, variant, None)
     if fmt == "promela":
-        from .promela import to_promela
+        from revoke_check.reports.checks.promela import to_promela
         text = to_promela(model)
     else:
-        from .compiled import generate_c
+        from revoke_check.engines.compiled import generate_c
         text = generate_c(model, checks)
     if out:
         try:
@@ -742,7 +742,7 @@ def dump(what, output, config, variant, thread, max_states):
     dependency graph over every reachable step (as /proc/lockdep); steps:
     each thread's step graph (pc labels and branches).
     """
-    from .graphs import DumpError, lock_graph, state_graph, step_graph, write_graph
+    from revoke_check.reports.checks.graphs import DumpError, lock_graph, state_graph, step_graph, write_graph
     from .run import build
     model, _ = build(config, variant, ["deadlock-free"])
     try:
@@ -775,7 +775,7 @@ def simulate(config, variant, props, runs, depth, seed, bfs_states, max_seconds,
     search); finding none is 'incomplete' (exit 3), never 'holds'.
     """
     from .run import build
-    from .simulate import simulate as run_sim
+    from revoke_check.engines.simulate import simulate as run_sim
     model, checks = build(config, variant, list(props) or None)
     r = run_sim(model, checks, runs=runs, depth=depth, seed=seed, bfs_states=bfs_states,
                 max_seconds=max_seconds)
@@ -813,8 +813,8 @@ def drift(kernel_src, variant, configs, as_json):
     labels the model's steps name occur in the function in the model's order.
     Exit 0: no drift; 1: differences (each with file:line).
     """
-    from model.variants import get_protocol
-    from .drift import DriftError, drift as run_drift
+    from revoke_check.model.variants import get_protocol
+    from revoke_check.ci.drift import DriftError, drift as run_drift
     try:
         d = run_drift(kernel_src, get_protocol(variant), list(configs) or None)
     except DriftError as e:

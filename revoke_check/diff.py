@@ -21,7 +21,7 @@ import time
 from array import array
 from dataclasses import dataclass, field
 
-from model.lang import ModelError
+from revoke_check.model.lang import ModelError
 
 from .replay import trace_from_path
 from .semantics import Semantics
@@ -137,10 +137,10 @@ def _trace(rch: Reach, path, o) -> object:
 def diff(a: str, b: str, config: str, properties=None, max_states: int | None = None,
          config_b: str | None = None, protocol: str | None = None) -> Diff:
     """Explore variants ``a`` and ``b`` on ``config`` and compare them at step level."""
-    from model.variants import get_protocol
-    from properties import compile_checks, get_properties
+    from revoke_check.model.variants import get_protocol
+    from revoke_check.properties import compile_checks, get_properties
 
-    from .explicit import explore
+    from revoke_check.engines.explicit import explore
     t0 = time.monotonic()
     pa, pb = get_protocol(a, protocol=protocol), get_protocol(b, protocol=protocol)
     ma, mb = pa.build(pa.config(config)), pb.build(pb.config(config_b or config))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from model.config import split_spec
+from revoke_check.model.config import split_spec
 
 from . import __version__
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from model.expr import variables
-from model.lang import ModelError
-from traces.trace import Trace, TraceStep
+from revoke_check.model.expr import variables
+from revoke_check.model.lang import ModelError
+from revoke_check.traces.trace import Trace, TraceStep
 
 from .semantics import Semantics
 
@@ -47,7 +47,7 @@ def trace_from_path(sem: Semantics, path: list, *, prop, kind, message, engine) 
 
 def _false_parts(e, s) -> list:
     """The conjuncts of a guard that are false in ``s`` (what the thread waits for)."""
-    from model.expr import Op, to_python
+    from revoke_check.model.expr import Op, to_python
     if isinstance(e, Op) and e.op == "and":
         return [x for a in e.args for x in _false_parts(a, s)]
     return [] if eval(to_python(e), {"s": s}) else [e]
@@ -234,7 +234,7 @@ def replay(trace: Trace, sem: Semantics, fairness=None) -> ReplayResult:
     A lasso (``trace.loop`` set) must close: the state after the last step
     equals the state after ``loop`` steps (or, for ``loop == len(steps)``, no
     step is enabled there); then its liveness violation is re-evaluated
-    (:func:`revoke_check.liveness.lasso_violation`), fairness included.
+    (:func:`revoke_check.engines.liveness.lasso_violation`), fairness included.
     """
     m = sem.model
     s = m.init
@@ -248,7 +248,7 @@ def replay(trace: Trace, sem: Semantics, fairness=None) -> ReplayResult:
     seq = [s]
     lock_order = None
     if sem.checks is not None and sem.checks.lock_order:
-        from properties.lock_order import LockOrder
+        from revoke_check.properties.lock_order import LockOrder
         lock_order = LockOrder.of(m)  # dependencies seen along this trace only
 
     def stop(k, msg, fix=False):
@@ -321,7 +321,7 @@ def replay(trace: Trace, sem: Semantics, fairness=None) -> ReplayResult:
                                 f"{n} differs from the state after step {trace.loop} "
                                 f"({', '.join(diff[:3])})", path=path)
         if sem.checks is not None and sem.checks.liveness:
-            from .liveness import Fairness, lasso_violation
+            from revoke_check.engines.liveness import Fairness, lasso_violation
             if fairness is None and trace.fairness:
                 fairness = Fairness(trace.fairness["default"], tuple(trace.fairness.get("strong", ())))
             return ReplayResult(True, n, lasso_violation(sem, seq, path, trace.loop, fairness), path=path)

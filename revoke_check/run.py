@@ -1,10 +1,10 @@
 """One entry point for a check: names in, a Result out (used by the CLI, gate and tests)."""
 from __future__ import annotations
 
-from model.variants import get_protocol
-from properties import compile_checks, get_properties
+from revoke_check.model.variants import get_protocol
+from revoke_check.properties import compile_checks, get_properties
 
-from .explicit import explore
+from revoke_check.engines.explicit import explore
 from .result import Result
 
 __all__ = ["build", "check", "ENGINES"]
@@ -17,7 +17,7 @@ def build(config: str, variant: str | None, properties=None, protocol: str | Non
     """(model, checks) for the given names; raises the domain errors on bad names.
 
     ``protocol`` names the protocol (model/protocols.py; default vfio-dmabuf)."""
-    from model.variants import VariantError
+    from revoke_check.model.variants import VariantError
     p = get_protocol(variant, protocol=protocol)
     cfg = p.config(config)
     try:
@@ -33,7 +33,7 @@ def check(config: str = "default", variant: str | None = None, properties=None, 
           progress=None, lemmas: bool = True, show_invariant: bool = False,
           progress_secs: float = 0.0, stats: dict | None = None,
           hash_compaction: bool = False, protocol: str | None = None, fairness=None) -> Result:
-    """``fairness``: a :class:`~revoke_check.liveness.Fairness` for the liveness
+    """``fairness``: a :class:`~revoke_check.engines.liveness.Fairness` for the liveness
     properties (default weak per thread); explicit and bmc check liveness; kind,
     spacer and the compiled engine leave it out (they check safety) and say so."""
     from .provenance import provenance
@@ -41,7 +41,7 @@ def check(config: str = "default", variant: str | None = None, properties=None, 
         raise ValueError("--hash-compaction needs --engine compiled")
     model, checks = build(config, variant, properties, protocol)
     if fairness is not None:
-        from .liveness import units
+        from revoke_check.engines.liveness import units
         units(model, fairness)          # unknown thread or lock names: an error now
     r = _check(model, checks, engine=engine, max_states=max_states, max_seconds=max_seconds,
                depth=depth, progress=progress, lemmas=lemmas, show_invariant=show_invariant,
@@ -57,10 +57,10 @@ def _check(model, checks, *, engine, max_states, max_seconds, depth, progress, l
         return explore(model, checks, max_states=max_states, max_seconds=max_seconds,
                        progress=progress, fairness=fairness)
     if engine == "compiled":   # the same search in C; the Python engine if there is no compiler
-        from .compiled import explore_or_fallback
+        from revoke_check.engines.compiled import explore_or_fallback
         live = [p.name for p in checks.properties if p.liveness]
         if live and len(live) == len(checks.properties):
-            from properties import PropertyError
+            from revoke_check.properties import PropertyError
             raise PropertyError(f"{', '.join(live)}: a property of infinite runs: --engine explicit "
                                 "or bmc checks it, compiled does not")
         if live:   # the C search checks safety; liveness needs the whole graph (explicit, bmc)
@@ -78,23 +78,23 @@ def _check(model, checks, *, engine, max_states, max_seconds, depth, progress, l
         if engine != "bmc":      # liveness is a property of infinite runs: bmc finds lassos
             skipped += [p.name for p in checks.properties if p.liveness]
         if skipped and len(skipped) == len(checks.properties):
-            from properties import PropertyError
+            from revoke_check.properties import PropertyError
             raise PropertyError(f"{', '.join(skipped)}: a property of the lock-dependency graph "
                                 f"or of infinite runs: --engine explicit checks it, {engine} does not")
         if skipped:  # a dependency graph over all states / liveness: the explicit engine's job
             checks.properties = [p for p in checks.properties if p.name not in skipped]
             checks.lock_order = []
             checks.liveness = [x for x in checks.liveness if x[0] not in skipped]
-        from .bmc import DEFAULT_DEPTH, bmc
+        from revoke_check.engines.bmc import DEFAULT_DEPTH, bmc
         depth = depth if depth is not None else DEFAULT_DEPTH
         if engine == "bmc":
             r = bmc(model, checks, depth=depth, max_seconds=max_seconds, fairness=fairness)
         elif engine == "kind":
-            from .kind import kinduction
+            from revoke_check.engines.kind import kinduction
             r = kinduction(model, checks, depth=depth, max_seconds=max_seconds, lemmas=lemmas,
                            show_invariant=show_invariant)
         else:
-            from .spacer import spacer
+            from revoke_check.engines.spacer import spacer
             r = spacer(model, checks, max_seconds=max_seconds, show_invariant=show_invariant)
         if skipped:
             r.message = (r.message + " " if r.message else "") + \

@@ -7,8 +7,8 @@ the explicit explorer and the z3 trace check all go through this one module.
 """
 from __future__ import annotations
 
-from model.expr import TRUE, to_python
-from model.lang import ModelError
+from revoke_check.model.expr import TRUE, to_python
+from revoke_check.model.lang import ModelError
 
 __all__ = ["Semantics"]
 

@@ -150,7 +150,7 @@ def test_sigint_ends_a_z3_engine_with_130(engine):
 def test_sigint_stops_the_explicit_engine():
     """In-process: the explorer polls the flag the SIGINT handler sets."""
     from revoke_check import interrupt
-    from revoke_check.explicit import explore
+    from revoke_check.engines.explicit import explore
     from revoke_check.run import build
     m, c = build("wide", "upstream")
     interrupt.reset("explicit")

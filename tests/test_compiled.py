@@ -13,11 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from model.expr import Const
-from properties import compile_checks
+from revoke_check.model.expr import Const
+from revoke_check.properties import compile_checks
 from revoke_check import compiled
-from revoke_check.explicit import explore as py_explore
-from revoke_check.manifest import load_manifest
+from revoke_check.engines.explicit import explore as py_explore
+from revoke_check.ci.manifest import load_manifest
 from revoke_check.run import build, check
 
 needs_cc = pytest.mark.skipif(compiled.find_compiler() is None, reason="no C compiler")
@@ -65,8 +65,8 @@ def _both(config, variant, props, protocol=None, **kw):
 
 @needs_cc
 def test_every_manifest_entry_agrees():
-    from properties import get_properties
-    from model.variants import get_protocol
+    from revoke_check.properties import get_properties
+    from revoke_check.model.variants import get_protocol
 
     def safety_entry(e):
         if e.engine != "explicit" or e.fairness or e.strong_fair:
@@ -269,9 +269,9 @@ def test_ctrl_c_stops_the_search_as_incomplete(monkeypatch):
     import threading
     import tomllib
     from pathlib import Path
-    from model.config import parse_config
-    from model.variants import get_protocol
-    from properties import get_properties
+    from revoke_check.model.config import parse_config
+    from revoke_check.model.variants import get_protocol
+    from revoke_check.properties import get_properties
     raw = tomllib.loads((Path(__file__).resolve().parent.parent / "benchmarks" / "configs.toml").read_text())
     m = get_protocol(None).build(parse_config("wide3", raw["wide3"]))   # 3.8M states: seconds of search
     c = compile_checks(m, get_properties(["deadlock-free"]))

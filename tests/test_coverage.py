@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from revoke_check.coverage import AllowList, CoverageError, coverage, judge, load_allow
-from revoke_check.manifest import load_manifest
+from revoke_check.ci.coverage import AllowList, CoverageError, coverage, judge, load_allow
+from revoke_check.ci.manifest import load_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,7 +8,7 @@ import multiprocessing as mp
 
 import pytest
 
-from revoke_check.difftest import Case, random_case, run_case
+from revoke_check.ci.difftest import Case, random_case, run_case
 
 SEEDS = range(1000, 1200)
 
@@ -58,7 +58,7 @@ def test_regression_model_error_length():
 
 def test_a_disagreement_is_reported(monkeypatch):
     """The comparison has teeth: a bmc that misses the violation is a problem."""
-    import revoke_check.bmc as bmc_mod
+    import revoke_check.engines.bmc as bmc_mod
     from revoke_check.result import INCOMPLETE, Result
     case = Case(0, RAW0, [("duplicate", "vfio_pci_mmap_huge_fault", "down_read", 0, None)])
 

@@ -9,9 +9,9 @@ from click.testing import CliRunner
 
 pytest.importorskip("tree_sitter_c")
 
-from model.protocol import upstream  # noqa: E402
+from revoke_check.model.protocol import upstream  # noqa: E402
 from revoke_check.cli import main  # noqa: E402
-from revoke_check.drift import _parser, c_ops, drift, model_ops  # noqa: E402
+from revoke_check.ci.drift import _parser, c_ops, drift, model_ops  # noqa: E402
 
 LABELS = {"err_undo"}
 

@@ -5,8 +5,8 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from model.config import ConfigError
-from model.variants import VariantError, get_protocol
+from revoke_check.model.config import ConfigError
+from revoke_check.model.variants import VariantError, get_protocol
 from revoke_check.cli import main
 from revoke_check.run import build, check
 
@@ -103,7 +103,7 @@ def test_every_step_has_a_source_and_a_sentence_and_every_property_a_witness():
 
 def test_configs_are_checked_against_its_declarations():
     p = get_protocol(None, protocol=P)
-    from model.config import parse_config
+    from revoke_check.model.config import parse_config
     raw = {"fence_locks": [{"name": "l"}], "fences": [{"name": "f", "lock": "nope"}], "jobs": [{"name": "j"}]}
     with pytest.raises(ConfigError, match=r"fences\[0\]\.lock: unknown name 'nope'"):
         parse_config("x", raw, p)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from model.config import ConfigError, config_schema, file_schema
-from model.protocol import upstream
-from model.variants import get_protocol
+from revoke_check.model.config import ConfigError, config_schema, file_schema
+from revoke_check.model.protocol import upstream
+from revoke_check.model.variants import get_protocol
 from revoke_check.cli import main
 from revoke_check.run import build, check
 
@@ -126,7 +126,7 @@ def test_explicit_and_bmc_agree_on_the_extended_variant():
 
 def test_lock_discipline_sees_the_new_lock():
     """A peek fault that returns still holding peek_lock(R) is caught by lock-discipline."""
-    from model.lang import DONE, step
+    from revoke_check.model.lang import DONE, step
     p = get_protocol(LOCKED)
 
     def insert(t, pk):
@@ -134,8 +134,8 @@ def test_lock_discipline_sees_the_new_lock():
         return step("insert", "Insert without up_read.", do={v.peek_mapped[pk]: 1}, goto=DONE,
                     source="examples/new_state.py:peek_fault")
     p.replace_step("peek_fault", "insert", insert)
-    from properties import compile_checks, get_properties
-    from revoke_check.explicit import explore
+    from revoke_check.properties import compile_checks, get_properties
+    from revoke_check.engines.explicit import explore
     m = p.build(p.config("peek"))
     r = explore(m, compile_checks(m, get_properties(["lock-discipline"], p)))
     assert r.verdict == "violated" and "peek_lock_readers[dev0] still counts a reader" in r.message
@@ -179,7 +179,7 @@ def test_gate_and_the_pytest_plugin_take_file_specs(tmp_path):
         'property = "peek-needs-unrevoked"\ndistinct_states = 39\ntrace_length = 5\n')
     r = run("gate", "-m", str(tmp_path / "m.toml"), "--no-coverage")
     assert r.exit_code == 0 and "passed: 1 of 1" in r.output, r.output
-    from revoke_check.pytest_plugin import expectations_of
+    from revoke_check.ci.pytest_plugin import expectations_of
     xs = expectations_of({"variant": "change.py:peek-locked", "configs": ["change.toml"],
                           "properties": ["peek-needs-unrevoked"]}, base=tmp_path)
     assert [x.run().verdict for x in xs] == ["holds"]

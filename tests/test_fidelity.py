@@ -2,12 +2,12 @@
 BAR read/write, and the I1 property.  Each test names what would make it fail."""
 import pytest
 
-from model.config import ConfigError
-from model.expr import and_, implies, or_
-from model.protocol import upstream
-from model.variants import get_protocol
-from properties import Property, Witness, compile_checks, get_properties
-from revoke_check.explicit import explore
+from revoke_check.model.config import ConfigError
+from revoke_check.model.expr import and_, implies, or_
+from revoke_check.model.protocol import upstream
+from revoke_check.model.variants import get_protocol
+from revoke_check.properties import Property, Witness, compile_checks, get_properties
+from revoke_check.engines.explicit import explore
 from revoke_check.run import check
 
 OLD_CONFIGS = ["tiny", "minimal", "default", "wide", "write-fails", "mmap", "lowpower", "iommufd"]
@@ -111,7 +111,7 @@ def test_entry_with_wakeup_stores_the_eventfd_and_plain_entry_does_not():
     w = m.var("wake_eventfd[dev0]").slot
     setters = {tr.thread for tr in m.transitions if w in tr.updates and "engaged = true" in tr.note}
     assert setters == {"low_power_entry_wakeup.dev0"}
-    from model.config import parse_config
+    from revoke_check.model.config import parse_config
     with pytest.raises(ConfigError, match="needs runtime_pm"):
         parse_config("x", {"devices": [{"name": "d"}],
                            "actors": [{"kind": "low_power_entry_wakeup", "dev": "d"}]}, upstream())
@@ -132,7 +132,7 @@ def test_pm_ctrl_d3hot_zaps_and_disables_memory():
 
 
 def test_sysfs_reset_under_runtime_pm_is_refused():
-    from model.config import parse_config
+    from revoke_check.model.config import parse_config
     with pytest.raises(ConfigError, match="sysfs_reset with runtime_pm"):
         parse_config("x", {"runtime_pm": True, "devices": [{"name": "d"}],
                            "actors": [{"kind": "sysfs_reset", "dev": "d"}]}, upstream())

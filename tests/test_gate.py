@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from junitparser import JUnitXml
 
-from revoke_check.coverage import load_allow
-from revoke_check.gate import GateError, run_gate
+from revoke_check.ci.coverage import load_allow
+from revoke_check.ci.gate import GateError, run_gate
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = (ROOT / "manifest.toml").read_text()

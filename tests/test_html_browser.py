@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from traces.render_html import render_html
-from traces.trace import Trace
+from revoke_check.traces.render_html import render_html
+from revoke_check.traces.trace import Trace
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACE = ROOT / "traces" / "corpus" / "v5-unrevoke-after-reset.json"

@@ -5,15 +5,15 @@ spinlocks, a hard-IRQ handler thread and process threads with a ``cpu``.
 """
 import pytest
 
-from model import irq
-from model.lang import DONE, Branch, Step
-from model.protocol import Protocol
-from model.schema import ActorKind, Attr, Lock
-from properties import Property, Witness, compile_checks
-from properties.irq import ALL as IRQ_RULES
-from revoke_check.bmc import bmc
-from revoke_check.explicit import explore
-from traces.render_lockdep import render_lockdep
+from revoke_check.model import irq
+from revoke_check.model.lang import DONE, Branch, Step
+from revoke_check.model.protocol import Protocol
+from revoke_check.model.schema import ActorKind, Attr, Lock
+from revoke_check.properties import Property, Witness, compile_checks
+from revoke_check.properties.irq import ALL as IRQ_RULES
+from revoke_check.engines.bmc import bmc
+from revoke_check.engines.explicit import explore
+from revoke_check.traces.render_lockdep import render_lockdep
 
 SRC = "tests/test_irq.py"
 DEADLOCK = Property("deadlock-free", "No state where every unfinished thread is blocked.", deadlock=True)
@@ -181,7 +181,7 @@ def test_irq_safe_to_unsafe_holds_with_irqsave(two):
 
 
 def test_a_protocol_without_irqs_gets_no_irq_state():
-    from model.variants import get_protocol
+    from revoke_check.model.variants import get_protocol
     p = get_protocol("upstream")
     m = p.build(p.config("tiny"))
     assert not irq.active(p)

@@ -6,10 +6,10 @@ suggestions: an oracle that misses reachable states cannot yield a proof.
 """
 import pytest
 
-from revoke_check.lemmas import Oracle, strengthen
-from revoke_check.manifest import load_manifest
+from revoke_check.engines.lemmas import Oracle, strengthen
+from revoke_check.ci.manifest import load_manifest
 from revoke_check.run import build, check
-from revoke_check.symbolic import make_encoding
+from revoke_check.engines.symbolic import make_encoding
 
 HOLDS = [e for e in load_manifest() if e.engine == "explicit" and e.verdict == "holds"]
 
@@ -51,6 +51,6 @@ def test_an_oracle_missing_reachable_states_cannot_prove():
 
 
 def test_lock_order_alone_is_refused_by_the_z3_engines():
-    from properties import PropertyError
+    from revoke_check.properties import PropertyError
     with pytest.raises(PropertyError, match="explicit checks it"):
         check("default", "unmap-takes-memory-lock", ["lock-order"], engine="kind")

@@ -1,13 +1,13 @@
 """The guarded-command language: model errors are reported as such, never as violations."""
 import pytest
 
-from model.config import get_config
-from model.expr import BOOL, INT, Var, to_python
-from model.lang import Branch, Call, ModelError, Step, step
-from model.protocol import upstream
-from model.variants import get_protocol
-from properties import compile_checks, get_properties
-from revoke_check.explicit import explore
+from revoke_check.model.config import get_config
+from revoke_check.model.expr import BOOL, INT, Var, to_python
+from revoke_check.model.lang import Branch, Call, ModelError, Step, step
+from revoke_check.model.protocol import upstream
+from revoke_check.model.variants import get_protocol
+from revoke_check.properties import compile_checks, get_properties
+from revoke_check.engines.explicit import explore
 from revoke_check.result import ERROR, VIOLATED
 
 

@@ -6,17 +6,17 @@ import pytest
 from click.testing import CliRunner
 
 from revoke_check.cli import main
-from revoke_check.liveness import Fairness, FairnessError, Graph, Unit, _enabled_units, _fair_cores
-from revoke_check.manifest import load_manifest
+from revoke_check.engines.liveness import Fairness, FairnessError, Graph, Unit, _enabled_units, _fair_cores
+from revoke_check.ci.manifest import load_manifest
 from revoke_check.replay import replay
 from revoke_check.run import build, check
 from revoke_check.semantics import Semantics
-from traces.itf import dumps_itf, from_itf
-from traces.render_html import render_html
-from traces.render_lockdep import render_lockdep
-from traces.render_svg import render_svg
-from traces.render_text import render_text
-from traces.trace import Trace, TraceError
+from revoke_check.traces.itf import dumps_itf, from_itf
+from revoke_check.traces.render_html import render_html
+from revoke_check.traces.render_lockdep import render_lockdep
+from revoke_check.traces.render_svg import render_svg
+from revoke_check.traces.render_text import render_text
+from revoke_check.traces.trace import Trace, TraceError
 
 LIVE = ["revoke-is-temporary", "importer-can-remap", "progress"]
 SPIN = "config-write-spins-holding-memory-lock"

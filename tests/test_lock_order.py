@@ -3,7 +3,7 @@ import doctest
 
 import pytest
 
-import properties.lock_order as lock_order
+import revoke_check.properties.lock_order as lock_order
 from revoke_check.run import check
 
 
@@ -29,13 +29,13 @@ def test_memory_lock_under_resv_is_an_inversion_naming_both_chains():
 
 
 def test_blocking_nested_acquisition_of_one_class_is_recursive_locking():
-    from model.expr import ite
-    from model.lang import step
-    from model.variants import hot_reset_cursor
-    from model.protocol import upstream
-    from model.config import get_config
-    from properties import compile_checks, get_properties
-    from revoke_check.explicit import explore
+    from revoke_check.model.expr import ite
+    from revoke_check.model.lang import step
+    from revoke_check.model.variants import hot_reset_cursor
+    from revoke_check.model.protocol import upstream
+    from revoke_check.model.config import get_config
+    from revoke_check.properties import compile_checks, get_properties
+    from revoke_check.engines.explicit import explore
     p = upstream().copy("hot-reset-down-write")
 
     def blocking(t):

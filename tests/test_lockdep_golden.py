@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from revoke_check.run import check
-from traces.render_lockdep import render_lockdep
+from revoke_check.traces.render_lockdep import render_lockdep
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 

@@ -1,7 +1,7 @@
 """Every explicit entry of manifest.toml: verdict, violated property, states, trace length."""
 import pytest
 
-from revoke_check.manifest import compare, load_manifest, run_entry
+from revoke_check.ci.manifest import compare, load_manifest, run_entry
 from revoke_check.replay import replay
 from revoke_check.run import build
 from revoke_check.semantics import Semantics
@@ -21,7 +21,7 @@ def test_manifest_entry(entry):
 
 
 def test_every_variant_has_an_expected_result_in_the_manifest():
-    from model.variants import VARIANTS
+    from revoke_check.model.variants import VARIANTS
     pinned = {e.variant for e in ENTRIES}
     assert set(VARIANTS) <= pinned, set(VARIANTS) - pinned
 

@@ -3,11 +3,11 @@ import re
 
 import pytest
 
-from model.config import ConfigError, get_config, load_configs, parse_config
-from model.protocol import upstream
-from model.variants import VARIANTS, get_protocol
-from properties import PROPERTIES, compile_checks, get_properties
-from revoke_check.explicit import explore
+from revoke_check.model.config import ConfigError, get_config, load_configs, parse_config
+from revoke_check.model.protocol import upstream
+from revoke_check.model.variants import VARIANTS, get_protocol
+from revoke_check.properties import PROPERTIES, compile_checks, get_properties
+from revoke_check.engines.explicit import explore
 from revoke_check.result import HOLDS
 
 SOURCE = re.compile(r"^(drivers|fs|mm)/[\w/.-]+\.c:[a-z_][a-z0-9_]*$")
@@ -47,8 +47,8 @@ def test_minimal_is_reported_vacuous_for_nothing():
 
 def test_a_property_whose_witnesses_are_unreachable_is_vacuous():
     # hot-reset-only witnesses cannot be reached on minimal (no hot reset thread)
-    from properties import Property, Witness
-    from model.expr import FALSE
+    from revoke_check.properties import Property, Witness
+    from revoke_check.model.expr import FALSE
     p = Property("never", "A property whose only witness cannot happen, so checking it proves nothing at all.",
                  invariant=lambda m: m.v.open[0] | ~m.v.open[0],
                  witnesses=(Witness("impossible", state=lambda m: FALSE),))

@@ -10,15 +10,15 @@ reads in the footprint the two steps look independent, the order constraint
 forbids release-then-get_file_active, and ``bmc --depth 5`` says "holds up to
 depth 5" although the explicit engine finds a 5-step violation.
 """
-from model.config import parse_config
-from model.expr import and_
-from model.lang import DONE, RETURN, Branch, Event, Step
-from model.variants import upstream
-from properties import compile_checks, get_properties
-from revoke_check.bmc import bmc
-from revoke_check.explicit import explore
-from revoke_check.kind import kinduction
-from revoke_check.symbolic import independent_pairs
+from revoke_check.model.config import parse_config
+from revoke_check.model.expr import and_
+from revoke_check.model.lang import DONE, RETURN, Branch, Event, Step
+from revoke_check.model.variants import upstream
+from revoke_check.properties import compile_checks, get_properties
+from revoke_check.engines.bmc import bmc
+from revoke_check.engines.explicit import explore
+from revoke_check.engines.kind import kinduction
+from revoke_check.engines.symbolic import independent_pairs
 
 RAW = {"devices": [{"name": "dev0", "open": True, "mem": True}],
        "bufs": [{"name": "buf0", "dev": "dev0", "exists": True}],

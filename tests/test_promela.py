@@ -14,12 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from model.config import load_configs
-from model.expr import BOOL, INT, Var
-from properties import compile_checks
-from revoke_check.explicit import explore
-from revoke_check.manifest import load_manifest
-from revoke_check.promela import expr_promela, run_spin, to_promela
+from revoke_check.model.config import load_configs
+from revoke_check.model.expr import BOOL, INT, Var
+from revoke_check.properties import compile_checks
+from revoke_check.engines.explicit import explore
+from revoke_check.ci.manifest import load_manifest
+from revoke_check.reports.checks.promela import expr_promela, run_spin, to_promela
 from revoke_check.run import build
 
 needs_spin = pytest.mark.skipif(not (shutil.which("spin") and shutil.which("gcc")),
@@ -51,7 +51,7 @@ def test_expressions_translate():
     x, b = Var("x", 0, INT(0, 3)), Var("b", 1, BOOL)
     names = ["x", "b"]
     assert expr_promela((x + 1 == 2) & ~b, names) == "(((x + 1) == 2) && (!b))"
-    from model.expr import ite
+    from revoke_check.model.expr import ite
     assert expr_promela(ite(b, x - 1, 3), names) == "(b -> (x - 1) : 3)"
 
 

@@ -4,7 +4,7 @@ import subprocess
 import sys
 from importlib.metadata import entry_points
 
-from revoke_check.pytest_plugin import Expectation, expectations_of, failure_message
+from revoke_check.ci.pytest_plugin import Expectation, expectations_of, failure_message
 
 
 def pytest_in(path, *args):
@@ -17,7 +17,7 @@ def pytest_in(path, *args):
 
 def test_registered_as_a_pytest11_entry_point():
     eps = {e.name: e.value for e in entry_points(group="pytest11")}
-    assert eps.get("revoke_check") == "revoke_check.pytest_plugin"
+    assert eps.get("revoke_check") == "revoke_check.ci.pytest_plugin"
 
 
 def test_our_own_expectations_file_is_collected(pytestconfig):

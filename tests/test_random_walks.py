@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 from revoke_check.replay import replay, trace_from_path
 from revoke_check.run import build
 from revoke_check.semantics import Semantics
-from traces.trace import Trace
+from revoke_check.traces.trace import Trace
 
 CONFIGS = ["minimal", "default", "wide", "mmap", "lowpower"]
 SEMS = {}

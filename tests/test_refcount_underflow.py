@@ -4,11 +4,11 @@ A made-up change: userspace's close of the dma-buf fd puts the file twice in
 one step (and raises no ``fput`` event of its own, so only the generic
 ``refcount_dec`` assertion of fields declared ``refcount=True`` can see it).
 """
-from model.lang import Branch, DONE, Step
-from model.variants import get_protocol
-from properties import compile_checks, get_properties
-from revoke_check.explicit import explore
-from revoke_check.bmc import bmc
+from revoke_check.model.lang import Branch, DONE, Step
+from revoke_check.model.variants import get_protocol
+from revoke_check.properties import compile_checks, get_properties
+from revoke_check.engines.explicit import explore
+from revoke_check.engines.bmc import bmc
 
 
 def _double_put(p):
@@ -55,7 +55,7 @@ def test_bmc_agrees():
 
 
 def test_the_compiled_engine_agrees():
-    from revoke_check.compiled import compiler_available, explore_or_fallback
+    from revoke_check.engines.compiled import compiler_available, explore_or_fallback
     import pytest
     if not compiler_available():
         pytest.skip("no C compiler")

@@ -8,12 +8,12 @@ import jsonschema
 import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
 
-from properties import PROPERTIES
-from revoke_check.report_junit import junit_xml
-from revoke_check.report_sarif import function_line, sarif_log
-from revoke_check.reports import check_each
+from revoke_check.properties import PROPERTIES
+from revoke_check.reports.checks.junit import junit_xml
+from revoke_check.reports.checks.sarif import function_line, sarif_log
+from revoke_check.reports.checks.checks import check_each
 from revoke_check.run import check
-from traces.render_text import render_text
+from revoke_check.traces.render_text import render_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((Path(__file__).parent / "schemas" / "sarif-schema-2.1.0.json").read_text())

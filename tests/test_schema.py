@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from revoke_check.schema import problem
+from revoke_check.ci.schema import problem
 
 ROOT = Path(__file__).resolve().parent.parent
 

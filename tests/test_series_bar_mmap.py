@@ -1,12 +1,12 @@
 """Matt Evans' "vfio/pci: Convert BAR mmap() to use a DMABUF", v4 and v8 (model/series/)."""
 import pytest
 
-from model.config import ConfigError
-from model.series import _bar_mmap_common as common
-from model.variants import get_protocol
-from properties import compile_checks, get_properties
-from properties.lock_order import LockOrder
-from revoke_check.explicit import explore
+from revoke_check.model.config import ConfigError
+from revoke_check.model.series import _bar_mmap_common as common
+from revoke_check.model.variants import get_protocol
+from revoke_check.properties import compile_checks, get_properties
+from revoke_check.properties.lock_order import LockOrder
+from revoke_check.engines.explicit import explore
 from revoke_check.replay import replay
 from revoke_check.run import build, check
 from revoke_check.semantics import Semantics

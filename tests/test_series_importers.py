@@ -1,12 +1,12 @@
 """The 2026 importer series: Gunthorpe's mapping-type RFC and Begunkov's io_uring dma-buf v3."""
 import pytest
 
-from model.expr import and_
-from model.lang import Branch, Event, Step, step
-from model.locks import resv_free
-from model.variants import get_protocol
-from properties import compile_checks, get_properties
-from revoke_check.explicit import explore
+from revoke_check.model.expr import and_
+from revoke_check.model.lang import Branch, Event, Step, step
+from revoke_check.model.locks import resv_free
+from revoke_check.model.variants import get_protocol
+from revoke_check.properties import compile_checks, get_properties
+from revoke_check.engines.explicit import explore
 from revoke_check.replay import replay
 from revoke_check.run import build, check
 from revoke_check.semantics import Semantics
@@ -19,7 +19,7 @@ def _run(p, config, props=None):
 
 def _vars_of(e, out=None):
     """Slots of the variables an expression reads."""
-    from model.expr import Var
+    from revoke_check.model.expr import Var
     out = set() if out is None else out
     if isinstance(e, Var):
         out.add(e.slot)

@@ -3,11 +3,11 @@ import networkx as nx
 from click.testing import CliRunner
 
 from revoke_check.cli import main
-from revoke_check.graphs import lock_graph, state_graph, step_graph
+from revoke_check.reports.checks.graphs import lock_graph, state_graph, step_graph
 from revoke_check.replay import replay
 from revoke_check.run import build
 from revoke_check.semantics import Semantics
-from revoke_check.simulate import simulate
+from revoke_check.engines.simulate import simulate
 
 
 def test_simulate_finds_a_known_bug_and_shortens_it_to_the_bfs_length():

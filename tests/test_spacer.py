@@ -9,7 +9,7 @@ import z3
 from revoke_check.replay import replay
 from revoke_check.run import build, check
 from revoke_check.semantics import Semantics
-from revoke_check.spacer import encode, horn_clauses, invariant_text
+from revoke_check.engines.spacer import encode, horn_clauses, invariant_text
 
 
 def test_spacer_counterexample_is_shortest_and_replays():

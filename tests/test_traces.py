@@ -14,15 +14,15 @@ from revoke_check.cli import main
 from revoke_check.replay import replay
 from revoke_check.run import build
 from revoke_check.semantics import Semantics
-from traces.itf import dumps_itf, from_itf, load_trace, to_itf
-from traces.make_corpus import corpus_entries, corpus_name
-from traces.reduce import reduce_trace, thread_switches
-from traces.render_html import render_html
-from traces.render_lockdep import lock_ops, render_lockdep
-from traces.render_mermaid import render_mermaid
-from traces.render_svg import render_svg
-from traces.render_text import changed_fields, fmt_value, render_text, shown_name
-from traces.trace import Trace
+from revoke_check.traces.itf import dumps_itf, from_itf, load_trace, to_itf
+from revoke_check.traces.make_corpus import corpus_entries, corpus_name
+from revoke_check.traces.reduce import reduce_trace, thread_switches
+from revoke_check.traces.render_html import render_html
+from revoke_check.traces.render_lockdep import lock_ops, render_lockdep
+from revoke_check.traces.render_mermaid import render_mermaid
+from revoke_check.traces.render_svg import render_svg
+from revoke_check.traces.render_text import changed_fields, fmt_value, render_text, shown_name
+from revoke_check.traces.trace import Trace
 
 CORPUS = Path(__file__).resolve().parent.parent / "traces" / "corpus"
 FILES = sorted(CORPUS.glob("*.json"))
@@ -67,7 +67,7 @@ def test_corpus_trace_replays_and_violates_its_property(f):
 def _fixed_upstream(f) -> bool:
     """Known bugs that upstream fixed (the variant's fixed_by is upstream, or a synthetic change
     on an upstream config): their traces must stop (or hold) on upstream."""
-    from model.variants import get_protocol
+    from revoke_check.model.variants import get_protocol
     from revoke_check.provenance import protocol_of
     t = Trace.load(f)
     if t.variant == "upstream":
@@ -335,8 +335,8 @@ def test_html_is_self_contained_and_has_every_step(f):
     assert p.external == []
     assert "<svg" in html and t.message.split()[0] in html
     if t.property:
-        from model.variants import get_protocol
-        from properties import PROPERTIES
+        from revoke_check.model.variants import get_protocol
+        from revoke_check.properties import PROPERTIES
         from revoke_check.provenance import protocol_of
         from revoke_check.provenance import specs_of
         first = PROPERTIES(get_protocol(specs_of(t)[0], protocol_of(t)))[t.property].doc.strip().splitlines()[0]

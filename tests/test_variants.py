@@ -50,14 +50,14 @@ def test_user_variant_file(tmp_path):
 
 
 def test_move_without_memory_lock_is_a_lock_discipline_violation():
-    from model.lang import Call
-    from model.protocol import upstream
-    from model.config import get_config
-    from properties import compile_checks, get_properties
-    from revoke_check.explicit import explore
+    from revoke_check.model.lang import Call
+    from revoke_check.model.protocol import upstream
+    from revoke_check.model.config import get_config
+    from revoke_check.properties import compile_checks, get_properties
+    from revoke_check.engines.explicit import explore
     p = upstream().copy("unlocked-move")
     # VFIO_DEVICE_RESET without taking memory_lock (the step still zaps nothing and holds nothing)
-    from model.lang import RETURN, step
+    from revoke_check.model.lang import RETURN, step
     p.replace_step("vfio_pci_ioctl_reset", "zap_and_down_write",
                    lambda t, vdev: step("zap_and_down_write", "Forgets to take memory_lock at all."))
     p.replace_step("vfio_pci_ioctl_reset", "up_write",

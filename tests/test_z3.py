@@ -20,13 +20,13 @@ Every manifest pair, by kind of entry:
 import pytest
 import z3
 
-from revoke_check.bmc import Unroller
-from revoke_check.manifest import load_manifest
+from revoke_check.engines.bmc import Unroller
+from revoke_check.ci.manifest import load_manifest
 from revoke_check.replay import replay
 from revoke_check.run import build, check
 from revoke_check.result import Result
 from revoke_check.semantics import Semantics
-from revoke_check.z3cex import report_counterexample
+from revoke_check.engines.z3cex import report_counterexample
 
 MAX_LEN = 13
 # liveness entries (lassos) are compared with bmc in tests/test_liveness.py
@@ -76,8 +76,8 @@ def test_bmc_on_a_holding_entry_is_bounded_not_holds(entry):
 
 def test_a_z3_path_that_does_not_replay_is_an_internal_error():
     from revoke_check.result import Result
-    from revoke_check.z3cex import report_counterexample
-    from revoke_check.symbolic import Bad
+    from revoke_check.engines.z3cex import report_counterexample
+    from revoke_check.engines.symbolic import Bad
     model, checks = build("default", "flr-revoke-typo", ["undo-restores-every-revoke"])
     sem = Semantics(model, checks)
     good = check("default", "flr-revoke-typo", ["undo-restores-every-revoke"], engine="bmc", depth=10)

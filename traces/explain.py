@@ -63,7 +63,7 @@ def _model_of(trace: Trace, variant: str | None = None):
 
 def relevance(trace: Trace, model=None, checks=None) -> list[bool]:
     """Per step: does it (transitively) write what the violated property reads?"""
-    from model.expr import variables
+    from revoke_check.model.expr import variables
     from revoke_check.replay import replay
     from revoke_check.semantics import Semantics
     if model is None:

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from revoke_check.manifest import load_manifest, run_entry  # noqa: E402
+from revoke_check.ci.manifest import load_manifest, run_entry  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 

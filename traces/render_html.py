@@ -102,7 +102,7 @@ def _e(x) -> str:
 def _protocol(trace):
     """The protocol the trace was made with (its provenance), or None if it does not load."""
     try:
-        from model.variants import get_protocol
+        from revoke_check.model.variants import get_protocol
         from revoke_check.provenance import protocol_of, specs_of
         return get_protocol(specs_of(trace)[0], protocol=protocol_of(trace))
     except Exception:  # a report must render even when the variant does not load

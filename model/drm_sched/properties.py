@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from ..expr import FALSE, TRUE, and_, implies, or_
 
-from properties import Property, Witness
-from properties.irq import IRQ_INCONSISTENT, IRQ_SAFE_TO_UNSAFE
+from revoke_check.properties import Property, Witness
+from revoke_check.properties.irq import IRQ_INCONSISTENT, IRQ_SAFE_TO_UNSAFE
 
 
 def _owned_by(m, t):

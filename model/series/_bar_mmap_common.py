@@ -23,15 +23,15 @@ driver that overrides ``.mmap`` (``zap_bars_on_revoke``), still zapped by
 """
 from __future__ import annotations
 
-from model import actors as upstream_actors
-from model.config import ConfigError
-from model.expr import BOOL, ENUM, FALSE, TRUE, and_, implies, ite, or_
-from model.lang import Branch, DONE, Event, NEXT, RETURN, Step, step
-from model.locks import NONE, resv_free, rwsem_write_free, takes
-from model.schema import ActorKind, Attr, Field, Lock
-from model.vfio_pci_dmabuf import fput, invalidate, no_fences, use
-from properties import Property, Witness, each
-from properties import catalog
+from revoke_check.model import actors as upstream_actors
+from revoke_check.model.config import ConfigError
+from revoke_check.model.expr import BOOL, ENUM, FALSE, TRUE, and_, implies, ite, or_
+from revoke_check.model.lang import Branch, DONE, Event, NEXT, RETURN, Step, step
+from revoke_check.model.locks import NONE, resv_free, rwsem_write_free, takes
+from revoke_check.model.schema import ActorKind, Attr, Field, Lock
+from revoke_check.model.vfio_pci_dmabuf import fput, invalidate, no_fences, use
+from revoke_check.properties import Property, Witness, each
+from revoke_check.properties import catalog
 
 DMABUF = "drivers/vfio/pci/vfio_pci_dmabuf.c"
 CORE = "drivers/vfio/pci/vfio_pci_core.c"
@@ -355,7 +355,7 @@ def revoke_ioctl_v4(t, buf: int):
 
 
 def upstream_actors_creator_done(t, b):
-    from model.dma_buf import creator_done
+    from revoke_check.model.dma_buf import creator_done
     return creator_done(t, b)
 
 
@@ -432,7 +432,7 @@ def check_config(cfg):
             raise ConfigError(f"{cfg.name}: actor {a.name} faults on a buf no bar_mmap actor maps")
     # upstream's rules, to which a BAR-mmap buf looks like one that exists (no feature_dma_buf makes it)
     from dataclasses import replace
-    from model.config import Obj
+    from revoke_check.model.config import Obj
     bufs = [Obj("buf", b.name, b.index, {**b._attrs, "exists": True}) if b.mmap else b for b in cfg.bufs]
     upstream_actors.check_config(replace(cfg, objects={**cfg.objects, "buf": bufs}))
 

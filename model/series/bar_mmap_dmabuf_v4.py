@@ -28,7 +28,7 @@ Configs added: ``bar-mmap``, ``bar-mmap-two``, ``bar-mmap-revoke``,
 ``bar-mmap-lowpower``, ``bar-mmap-hotreset``, ``bar-mmap-nvgrace``, ``bar-mmap-nvgrace-busy``,
 ``bar-mmap-nvgrace-fault``.
 """
-from model.variants import variant
+from revoke_check.model.variants import variant
 
 from . import _bar_mmap_common as common
 
@@ -132,8 +132,8 @@ def bar_mmap_dmabuf_v4(p):
 
 def revoke_ioctl_read_locked(t, buf: int):
     """RFC v2 08/10: vfio_pci_dma_buf_revoke ran the revoke under memory_lock held for *read*."""
-    from model.lang import Event, step
-    from model.locks import NONE
+    from revoke_check.model.lang import Event, step
+    from revoke_check.model.locks import NONE
     v = t.v
     d = t.cfg.bufs[buf].dev
     rd = v.memory_lock_readers[d]

@@ -24,11 +24,11 @@ Also from v7 (read in opsound/linux, v7.3-rc4 + v7): vfio_pci_dma_buf_release
 unlinks under dmabuf_lock(W) instead of memory_lock(W), and cleanup holds
 dmabuf_lock(W) (inside memory_lock(W)) around its unlink walk.
 """
-from model.expr import ite
-from model.lang import Branch, DONE, Event, NEXT, Step, step
-from model.locks import NONE, resv_free, takes
-from model.schema import Field, Lock
-from model.variants import variant
+from revoke_check.model.expr import ite
+from revoke_check.model.lang import Branch, DONE, Event, NEXT, Step, step
+from revoke_check.model.locks import NONE, resv_free, takes
+from revoke_check.model.schema import Field, Lock
+from revoke_check.model.variants import variant
 
 from . import _bar_mmap_common as common
 from .bar_mmap_dmabuf_v4 import CONFIGS, apply_v4

@@ -45,14 +45,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from model.dma_buf import creator_done
-from model.expr import BOOL, ENUM, INT, TRUE, and_, const, ite, or_
-from model.lang import Branch, DONE, Event, Step, step
-from model.locks import NONE, resv_free, takes
-from model.schema import ActorKind, Attr, Field
-from model.variants import variant
-from model.vfio_pci_dmabuf import fput, use
-from properties import Property, Witness, each
+from revoke_check.model.dma_buf import creator_done
+from revoke_check.model.expr import BOOL, ENUM, INT, TRUE, and_, const, ite, or_
+from revoke_check.model.lang import Branch, DONE, Event, Step, step
+from revoke_check.model.locks import NONE, resv_free, takes
+from revoke_check.model.schema import ActorKind, Attr, Field
+from revoke_check.model.variants import variant
+from revoke_check.model.vfio_pci_dmabuf import fput, use
+from revoke_check.properties import Property, Witness, each
 
 DMABUF = "drivers/dma-buf/dma-buf.c"
 VFIO = "drivers/vfio/pci/vfio_pci_dmabuf.c"
@@ -399,7 +399,7 @@ CONFIGS = {
 
 
 def _check(cfg):
-    from model.config import ConfigError
+    from revoke_check.model.config import ConfigError
     for a in cfg.actors:
         if a.kind == "io_uring_req" and cfg.importers[a.target].kind != "io_uring":
             raise ConfigError(f"{cfg.name}: actor {a.name}: importer {cfg.importers[a.target].name} "

@@ -9,8 +9,8 @@
 """
 from __future__ import annotations
 
-from model.lang import Branch, Call, Event, NEXT, Step
-from model.variants import VARIANTS, variant
+from revoke_check.model.lang import Branch, Call, Event, NEXT, Step
+from revoke_check.model.variants import VARIANTS, variant
 
 
 def _unrevoke_after_wake(p):

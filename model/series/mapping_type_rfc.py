@@ -45,14 +45,14 @@ finding: ``vfio_pci_dma_pal_map_phys`` also refuses a revoked buf with
 """
 from __future__ import annotations
 
-from model.dma_buf import creator_done
-from model.expr import TRUE, and_, const, implies, ite, or_
-from model.lang import Branch, DONE, Event, Step, step
-from model.locks import NONE, resv_free, takes
-from model.schema import Lock
-from model.variants import variant
-from model.vfio_pci_dmabuf import fput, use
-from properties import Property, Witness, each
+from revoke_check.model.dma_buf import creator_done
+from revoke_check.model.expr import TRUE, and_, const, implies, ite, or_
+from revoke_check.model.lang import Branch, DONE, Event, Step, step
+from revoke_check.model.locks import NONE, resv_free, takes
+from revoke_check.model.schema import Lock
+from revoke_check.model.variants import variant
+from revoke_check.model.vfio_pci_dmabuf import fput, use
+from revoke_check.properties import Property, Witness, each
 
 DMABUF = "drivers/dma-buf/dma-buf.c"
 VFIO = "drivers/vfio/pci/vfio_pci_dmabuf.c"

@@ -18,10 +18,10 @@ and the two writers wait in a cycle.
 """
 from __future__ import annotations
 
-from model.expr import BOOL, TRUE, and_
-from model.lang import Branch, Call, Event, NEXT, RETURN, DONE, Step, step
-from model.locks import takes
-from model.variants import variant
+from revoke_check.model.expr import BOOL, TRUE, and_
+from revoke_check.model.lang import Branch, Call, Event, NEXT, RETURN, DONE, Step, step
+from revoke_check.model.locks import takes
+from revoke_check.model.variants import variant
 
 NV = "drivers/vfio/pci/nvgrace-gpu/main.c"
 

@@ -25,10 +25,10 @@ Two readings of where the hooks run:
 """
 from __future__ import annotations
 
-from model.expr import and_
-from model.lang import Branch, Call, Event, NEXT, Step, step
-from model.locks import rwsem_write_free, up_write, zap_and_down_write
-from model.variants import variant
+from revoke_check.model.expr import and_
+from revoke_check.model.lang import Branch, Call, Event, NEXT, Step, step
+from revoke_check.model.locks import rwsem_write_free, up_write, zap_and_down_write
+from revoke_check.model.variants import variant
 
 VFIO = "drivers/vfio/pci/vfio_pci_core.c"
 PCI = "drivers/pci/pci.c"
@@ -84,7 +84,7 @@ def sysfs_reset_revoke_rfc(p):
         def make(t, vdev):
             # the step as upstream (and model/pci.py) built it; the trylock-success
             # branches (those that reset) now first run reset_prepare on this thread
-            from model.pci import _try_lock
+            from revoke_check.model.pci import _try_lock
             s = _try_lock(proc)(t, vdev)
             v = t.v
             for b in s.branches:
@@ -101,7 +101,7 @@ def sysfs_reset_revoke_rfc(p):
         # pci_reset_bus -> pci_bus_save_and_disable_locked -> pci_dev_save_and_disable on every
         # device of the bus: each device's reset_prepare takes its memory_lock(W), which the hot
         # reset already holds (down_write_trylock in its locking loop)
-        from model.vfio_pci_core import vfio_pci_dev_set_hot_reset
+        from revoke_check.model.vfio_pci_core import vfio_pci_dev_set_hot_reset
         s = next(x for x in vfio_pci_dev_set_hot_reset(t) if x.label == "pci_reset_bus")
         v = t.v
         for b in s.branches:

@@ -28,7 +28,7 @@ from pathlib import Path
 __all__ = ["Step", "Coverage", "coverage", "Allow", "AllowList", "load_allow", "CoverageError",
            "COVERAGE_FILE", "step_key", "Verdict", "judge"]
 
-COVERAGE_FILE = Path(__file__).resolve().parent.parent / "coverage.toml"
+COVERAGE_FILE = Path(__file__).resolve().parent / "coverage.toml"   # a link to the repository's file
 
 
 class CoverageError(ValueError):
@@ -93,11 +93,11 @@ def coverage(config: str = "default", variant: str | None = None, properties=Non
              max_states: int | None = None, max_seconds: float | None = None,
              protocol: str | None = None) -> Coverage:
     """Explore the whole state space of ``variant`` on ``config`` and count what fires."""
-    from properties import Checks
+    from revoke_check.properties import Checks
 
-    from .explicit import explore
-    from .result import INCOMPLETE
-    from .run import build
+    from revoke_check.engines.explicit import explore
+    from revoke_check.result import INCOMPLETE
+    from revoke_check.run import build
 
     model, checks = build(config, variant, properties, protocol)
     # witnesses only: no invariant, step assertion, at-end or deadlock check stops the search
@@ -155,7 +155,7 @@ def load_allow(path=None) -> AllowList:
         raise CoverageError(f"{path}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise CoverageError(f"{path}: {e}") from None
-    from .schema import problem
+    from revoke_check.ci.schema import problem
     why = problem(raw, "coverage")
     if why:
         raise CoverageError(f"{path}: {why}")

@@ -10,12 +10,12 @@ from __future__ import annotations
 import time
 from array import array
 
-from model.lang import ModelError
+from revoke_check.model.lang import ModelError
 
-from . import interrupt
-from .replay import trace_from_path, violation_at
-from .result import ERROR, HOLDS, INCOMPLETE, VACUOUS, VIOLATED, Result
-from .semantics import Semantics
+from revoke_check import interrupt
+from revoke_check.replay import trace_from_path, violation_at
+from revoke_check.result import ERROR, HOLDS, INCOMPLETE, VACUOUS, VIOLATED, Result
+from revoke_check.semantics import Semantics
 
 __all__ = ["explore"]
 
@@ -81,7 +81,7 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
     step_asserts, step_witness = sem.step_asserts, sem.step_witness
     lock_order = None
     if checks.lock_order:
-        from properties.lock_order import LockOrder
+        from revoke_check.properties.lock_order import LockOrder
         lock_order = LockOrder.of(model)
     check_every = 2048
 
@@ -204,7 +204,7 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
             return finish(INCOMPLETE, msg=f"state limit of {max_states} reached")
     r = finish(HOLDS)
     if live:
-        from .liveness import Fairness, Graph, check_liveness, describe_lasso
+        from revoke_check.engines.liveness import Fairness, Graph, check_liveness, describe_lasso
         fair = fairness or Fairness()
         lasso = check_liveness(model, sem, Graph(keys, succs), checks.liveness, fair)
         if lasso is not None:

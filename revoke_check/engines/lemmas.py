@@ -22,7 +22,7 @@ for an inductive invariant ``L`` made of *lemmas*, each a clause
 Soundness rests on z3 alone: the lemmas are checked, not trusted.  No
 reduction is used here (issue 10 review): the CTI query has the full transition
 relation (no order constraint, no simple-path constraint), and ``Bad`` is the
-disjunction of every kind of :func:`~revoke_check.symbolic.bad_formulas` --
+disjunction of every kind of :func:`~revoke_check.engines.symbolic.bad_formulas` --
 invariants, model errors, deadlock, at-end, and step assertions as the states
 where the asserting transition is enabled with its assertion false -- so
 ``L => not Bad`` covers every property kind the z3 engines check (lock-order and
@@ -38,8 +38,8 @@ from dataclasses import dataclass
 
 import z3
 
-from . import interrupt
-from .symbolic import (bad_formulas, init_formula, new_solver, num_value, range_formula,
+from revoke_check import interrupt
+from revoke_check.engines.symbolic import (bad_formulas, init_formula, new_solver, num_value, range_formula,
                        state_values, state_vars, trans_formula)
 
 __all__ = ["Lemma", "Oracle", "strengthen", "Strengthened"]

@@ -62,7 +62,7 @@ class Expectation:
         return f"{pre}{self.variant}@{self.config}:{self.property}[{self.engine}]"
 
     def run(self):
-        from .run import check
+        from revoke_check.run import check
         kw = {"max_states": self.max_states} if self.max_states else {}
         return check(self.config, self.variant, [self.property], engine=self.engine,
                      protocol=self.protocol, **kw)
@@ -70,7 +70,7 @@ class Expectation:
 
 def failure_message(x: Expectation, r) -> str | None:
     """None if ``r`` is what ``x`` expects, else the text to fail with."""
-    from traces.render_text import render_text
+    from revoke_check.traces.render_text import render_text
     got_len = len(r.trace) if r.trace is not None else 0
     problems = []
     if r.verdict != x.verdict:
@@ -109,22 +109,22 @@ _KEYS = {"variant", "config", "configs", "property", "properties", "verdict", "e
 
 def expectations_of(entry: dict, where: str = "expect", base: Path | None = None) -> list[Expectation]:
     """Expand one ``[[expect]]`` table into its Expectations."""
-    from properties import get_properties
+    from revoke_check.properties import get_properties
     extra = set(entry) - _KEYS
     if extra:
         raise ValueError(f"{where}: unknown key {sorted(extra)[0]!r}")
     variant = entry.get("variant", "upstream")
     if base is not None and (variant.endswith(".py") or ".py:" in variant):
-        from .gate import resolve_variant
+        from revoke_check.ci.gate import resolve_variant
         variant = resolve_variant(variant, base)
     configs = _as_list(entry.get("configs"), "configs", where) + _as_list(entry.get("config"), "config", where)
     if not configs:
         raise ValueError(f"{where}: needs configs")
-    from .gate import resolve_config
+    from revoke_check.ci.gate import resolve_config
     configs = [resolve_config(c, base) for c in configs]
     props = (_as_list(entry.get("properties"), "properties", where)
              + _as_list(entry.get("property"), "property", where))
-    from model.variants import get_protocol
+    from revoke_check.model.variants import get_protocol
     protocol = entry.get("protocol")
     props = [p.name for p in get_properties(props or None, get_protocol(variant, protocol=protocol))]
     engines = (_as_list(entry.get("engines"), "engines", where)
@@ -192,7 +192,7 @@ class RevokeFile(pytest.File):
             raw = tomllib.loads(self.path.read_text())
         except tomllib.TOMLDecodeError as e:
             raise self.CollectError(f"{self.path}: {e}") from None
-        from .schema import problem
+        from revoke_check.ci.schema import problem
         why = problem(raw, "expectations")
         if why:
             raise self.CollectError(f"{self.path}: {why}")

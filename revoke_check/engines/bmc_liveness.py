@@ -12,7 +12,7 @@ check ``s_k = s_l``.  With ``B_i = ~Q(s_i) /\\ .. /\\ ~Q(s_k)`` (``~Q`` from
 ``fair`` ranges over the loop positions ``l <= i < k`` (``in_i``): a weak
 unit is taken at some loop step or disabled in some loop state; a strong
 unit is taken at some loop step or disabled in every loop state (the units of
-:func:`revoke_check.liveness.units`).  A terminal state's stutter step closes
+:func:`revoke_check.engines.liveness.units`).  A terminal state's stutter step closes
 a loop of its own, and is fair (nothing is enabled there).
 
 No partial-order constraint is added: swapping independent steps keeps end
@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import z3
 
-from .liveness import Fairness, Lasso, describe_lasso, units
-from .symbolic import (_as_bool, enabled_formula, expr_to_z3, init_formula, make_encoding,
+from revoke_check.engines.liveness import Fairness, Lasso, describe_lasso, units
+from revoke_check.engines.symbolic import (_as_bool, enabled_formula, expr_to_z3, init_formula, make_encoding,
                        new_solver, num_value, state_vars, trans_formula)
 
 __all__ = ["LassoUnroller"]
@@ -128,10 +128,10 @@ class LassoUnroller:
 
 def report_lasso(res, sem, lasso: Lasso, fairness, engine="bmc"):
     """Fill ``res`` from a z3 lasso after replaying it (loop closure and fairness included)."""
-    from model.lang import ModelError
-    from .replay import replay
-    from .result import VIOLATED
-    from .z3cex import internal_error
+    from revoke_check.model.lang import ModelError
+    from revoke_check.replay import replay
+    from revoke_check.result import VIOLATED
+    from revoke_check.engines.z3cex import internal_error
     try:
         trace = describe_lasso(sem, lasso, fairness, engine)
     except (ModelError, TypeError, IndexError) as e:

@@ -7,10 +7,10 @@ it is a ``<testcase>`` whose ``classname`` is ``"<variant> on <config>
 ``revoke-check check`` prints), a vacuous one a ``<failure type="vacuous">``;
 an incomplete or failed check is an ``<error>``.  When several properties were
 checked together and the explorer stopped at the first violation, the others
-are ``<skipped>`` ("not decided"): use :func:`~revoke_check.reports.check_each`
+are ``<skipped>`` ("not decided"): use :func:`~revoke_check.reports.checks.check_each`
 for one verdict per property.
 
-The gate (:mod:`revoke_check.gate`) writes one test case per manifest entry
+The gate (:mod:`revoke_check.ci.gate`) writes one test case per manifest entry
 through :func:`junit_xml_cases`.
 """
 from __future__ import annotations
@@ -18,9 +18,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
-from traces.render_text import render_text
+from revoke_check.traces.render_text import render_text
 
-from .result import ERROR, INCOMPLETE, VACUOUS, VIOLATED
+from revoke_check.result import ERROR, INCOMPLETE, VACUOUS, VIOLATED
 
 __all__ = ["Case", "cases_of", "junit_xml", "junit_xml_cases"]
 

@@ -34,10 +34,10 @@ import random
 import time
 from dataclasses import dataclass, field, replace
 
-from model.config import parse_config
-from model.lang import ModelError, Step
-from model.variants import VariantError, upstream
-from properties import compile_checks, get_properties
+from revoke_check.model.config import parse_config
+from revoke_check.model.lang import ModelError, Step
+from revoke_check.model.variants import VariantError, upstream
+from revoke_check.properties import compile_checks, get_properties
 
 __all__ = ["Case", "Outcome", "random_case", "run_case", "run_batch"]
 
@@ -263,9 +263,9 @@ def _key(r) -> tuple:
 
 
 def run_case(case: Case, *, kind: bool = True, kind_lemmas: bool = True) -> Outcome:
-    from .bmc import bmc
-    from .explicit import explore
-    from .kind import kinduction
+    from revoke_check.engines.bmc import bmc
+    from revoke_check.engines.explicit import explore
+    from revoke_check.engines.kind import kinduction
     t0 = time.monotonic()
     out = Outcome(case)
     m, c = build_case(case)
@@ -299,7 +299,7 @@ def run_case(case: Case, *, kind: bool = True, kind_lemmas: bool = True) -> Outc
 
 
 def _compare(out, name, ex, z, m, case):
-    from .explicit import explore
+    from revoke_check.engines.explicit import explore
     if ex.verdict in ("holds", "vacuous"):
         if z.verdict != "incomplete":
             out.problems.append(f"{name}: {z.verdict} {z.property} at depth {z.depth} "

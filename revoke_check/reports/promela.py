@@ -24,7 +24,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from model.expr import Const, Op, Var
+from revoke_check.model.expr import Const, Op, Var
 
 __all__ = ["to_promela", "promela_name", "expr_promela"]
 

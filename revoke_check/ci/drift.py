@@ -199,7 +199,7 @@ def _compare(f, fn, node, have, want, res):
 
 def drift(kernel_src, protocol=None, configs=None) -> Drift:
     """Compare every modelled function with the C of ``kernel_src``."""
-    from model.protocol import upstream
+    from revoke_check.model.protocol import upstream
     protocol = protocol or upstream()
     root = Path(kernel_src)
     if not root.is_dir():

@@ -16,11 +16,11 @@ from __future__ import annotations
 import random
 import time
 
-from model.lang import ModelError
+from revoke_check.model.lang import ModelError
 
-from .replay import trace_from_path, violation_at
-from .result import ERROR, INCOMPLETE, VIOLATED, Result
-from .semantics import Semantics
+from revoke_check.replay import trace_from_path, violation_at
+from revoke_check.result import ERROR, INCOMPLETE, VIOLATED, Result
+from revoke_check.semantics import Semantics
 
 __all__ = ["simulate"]
 
@@ -60,7 +60,7 @@ def simulate(model, checks, *, runs: int = 100, depth: int = 100, seed: int = 0,
                  [p.name for p in checks.properties])
     lock_order = None
     if checks.lock_order:
-        from properties.lock_order import LockOrder
+        from revoke_check.properties.lock_order import LockOrder
         lock_order = LockOrder.of(model)
     total = 0
     for k in range(runs):
@@ -98,16 +98,16 @@ def simulate(model, checks, *, runs: int = 100, depth: int = 100, seed: int = 0,
 
 def _shorten(model, checks, res, bfs_states):
     """A shortest trace of the same property by bounded BFS, else the walk with fewer switches."""
-    from properties import compile_checks
+    from revoke_check.properties import compile_checks
 
-    from .explicit import explore
+    from revoke_check.engines.explicit import explore
     prop = next(p for p in checks.properties if p.name == res.property)
     r = explore(model, compile_checks(model, [prop]), max_states=bfs_states)
     if r.verdict == VIOLATED and r.property == res.property and len(r.trace) <= len(res.trace):
         r.trace.engine = "simulate+bfs"
         return r.trace
     try:
-        from traces.reduce import reduce_trace
+        from revoke_check.traces.reduce import reduce_trace
         return reduce_trace(res.trace)
     except Exception:  # the reduction is a nicety: the walk's own trace is valid
         return res.trace

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from .semantics import Semantics
+from revoke_check.semantics import Semantics
 
 __all__ = ["state_graph", "lock_graph", "step_graph", "write_graph", "DumpError"]
 
@@ -51,7 +51,7 @@ def state_graph(model, max_states: int = 200_000) -> nx.DiGraph:
 
 def lock_graph(model) -> nx.DiGraph:
     """The dependency graph the lock-order property builds, over every reachable step."""
-    from properties.lock_order import LockOrder
+    from revoke_check.properties.lock_order import LockOrder
     sem = Semantics(model)
     lo = LockOrder.of(model)
     seen = {model.init}

@@ -1,8 +1,8 @@
 """``revoke-check gate``: every manifest entry, and the coverage targets, as one CI verdict.
 
 Each ``[[check]]`` entry of the manifest is run (through
-:func:`revoke_check.manifest.run_entry`, whatever its engine) and compared with
-what it expects (:func:`revoke_check.manifest.compare`): verdict, violated
+:func:`revoke_check.ci.manifest.run_entry`, whatever its engine) and compared with
+what it expects (:func:`revoke_check.ci.manifest.compare`): verdict, violated
 property, distinct states, trace length.  A known-bug variant that is no longer
 caught fails the gate, and so does a state count that drifts.  Then every
 coverage target (``[[target]]`` of ``coverage.toml``, and ``--coverage
@@ -18,10 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from traces.render_text import render_text
+from revoke_check.traces.render_text import render_text
 
-from .coverage import AllowList, CoverageError, Verdict, coverage, judge, load_allow
-from .manifest import Entry, ManifestError, compare, load_manifest, run_entry
+from revoke_check.ci.coverage import AllowList, CoverageError, Verdict, coverage, judge, load_allow
+from revoke_check.ci.manifest import Entry, ManifestError, compare, load_manifest, run_entry
 
 __all__ = ["GateOutcome", "CoverageOutcome", "run_gate", "GateError", "resolve_variant"]
 
@@ -96,7 +96,7 @@ def resolve_config(config: str, base: Path | None) -> str:
 
 
 def _check_engines(entries):
-    from .run import ENGINES
+    from revoke_check.run import ENGINES
     for e in entries:
         if e.engine not in ENGINES:
             raise GateError(f"{e.name}: unknown engine {e.engine!r} (known: {', '.join(ENGINES)})")
@@ -121,7 +121,7 @@ def run_gate(manifest=None, *, variant: str | None = None, coverage_configs=(),
     allow_list = AllowList()
     allow_path = Path(allow) if allow else None
     if allow_path is None and use_coverage_file:
-        near = (base or Path(__file__).resolve().parent.parent) / "coverage.toml"
+        near = (base or Path(__file__).resolve().parent) / "coverage.toml"
         allow_path = near if near.exists() else None
     if allow_path is not None:
         try:
@@ -160,7 +160,7 @@ def run_gate(manifest=None, *, variant: str | None = None, coverage_configs=(),
 
 def gate_cases(outcomes) -> list:
     """JUnit test cases of the gate: one per manifest entry and coverage target."""
-    from .report_junit import Case
+    from revoke_check.reports.checks.junit import Case
     out = []
     for o in outcomes:
         lines = o.lines()

@@ -1,7 +1,7 @@
 """Turn a z3 counterexample into the explicit explorer's Trace, and check it.
 
 A z3 engine hands over the transition indices it chose (the step selectors of
-its model) and the :class:`~revoke_check.symbolic.Bad` it hit.  The path is
+its model) and the :class:`~revoke_check.engines.symbolic.Bad` it hit.  The path is
 re-executed on the explicit semantics (:func:`~revoke_check.replay.trace_from_path`)
 and the resulting trace is replayed (:func:`~revoke_check.replay.replay`); it is
 reported only if the replay reaches the same property with the same kind at
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import z3
 
-from model.lang import ModelError
+from revoke_check.model.lang import ModelError
 
-from .replay import replay, trace_from_path
-from .result import ERROR, VIOLATED
+from revoke_check.replay import replay, trace_from_path
+from revoke_check.result import ERROR, VIOLATED
 
 __all__ = ["choose_bad", "report_counterexample", "internal_error"]
 

@@ -24,9 +24,9 @@ import textwrap
 from functools import lru_cache
 from pathlib import Path
 
-from properties import PROPERTIES
+from revoke_check.properties import PROPERTIES
 
-from .result import ERROR, INCOMPLETE, VACUOUS, VIOLATED
+from revoke_check.result import ERROR, INCOMPLETE, VACUOUS, VIOLATED
 
 __all__ = ["sarif_log", "SARIF_SCHEMA", "SARIF_VERSION", "location_of", "function_line"]
 
@@ -104,7 +104,7 @@ def _rule_name(p: str) -> str:
 
 
 def _rules(names, protocol: str | None = None) -> list[dict]:
-    from model.variants import get_protocol
+    from revoke_check.model.variants import get_protocol
     reg = PROPERTIES(get_protocol(None, protocol=protocol))
     out = []
     for n in names:

@@ -41,12 +41,12 @@ import threading
 import time
 from pathlib import Path
 
-from model.expr import Const, Op, Var
-from model.lang import ModelError
+from revoke_check.model.expr import Const, Op, Var
+from revoke_check.model.lang import ModelError
 
-from .replay import trace_from_path, violation_at
-from .result import ERROR, HOLDS, INCOMPLETE, VACUOUS, VIOLATED, Result
-from .semantics import Semantics
+from revoke_check.replay import trace_from_path, violation_at
+from revoke_check.result import ERROR, HOLDS, INCOMPLETE, VACUOUS, VIOLATED, Result
+from revoke_check.semantics import Semantics
 
 __all__ = ["generate_c", "load", "explore", "find_compiler", "CompileError", "cache_dir",
            "Layout"]
@@ -144,7 +144,7 @@ def _lock_order_c(model, checks):
     """C for lockdep's graph, or (None, None) when not asked; same pairs as LockOrder.observe."""
     if not checks.lock_order:
         return None, None
-    from properties.lock_order import LockOrder
+    from revoke_check.properties.lock_order import LockOrder
     lo = LockOrder.of(model)
     classes = {c for _, c in lo.owner_slots}
     for acq in lo.acquires.values():
@@ -699,7 +699,7 @@ def _bind(lib, digest, so, key):
 def explore(model, checks, *, max_states: int | None = None, max_seconds: float | None = None,
             progress_secs: float = 0.0, stats: dict | None = None,
             hash_compaction: bool = False, fp_bits: int = 64) -> Result:
-    """Exhaustive BFS in C; the same Result as :func:`revoke_check.explicit.explore`.
+    """Exhaustive BFS in C; the same Result as :func:`revoke_check.engines.explicit.explore`.
 
     With ``hash_compaction`` only a 64-bit fingerprint of each state is stored:
     a violation is still certain (replayed in Python), but a search without one
@@ -867,7 +867,7 @@ def _replay(sem, path):
 
 def _lock_cycle(model, checks, lolog, run):
     """Rebuild lockdep's graph from C's edge log (same edges, same order) and describe the cycle."""
-    from properties.lock_order import LockOrder, cycle_through
+    from revoke_check.properties.lock_order import LockOrder, cycle_through
     n = int(run.lo_edges)
     if n > len(lolog) // 3:
         raise RuntimeError("internal: lock-order edge log overflow")
@@ -901,5 +901,5 @@ def explore_or_fallback(model, checks, *, max_states=None, max_seconds=None, pro
     except CompileError as e:
         print(f"revoke-check: compiled engine unavailable ({e}); using the Python explicit engine",
               file=sys.stderr)
-        from .explicit import explore as py_explore
+        from revoke_check.engines.explicit import explore as py_explore
         return py_explore(model, checks, max_states=max_states, max_seconds=max_seconds)

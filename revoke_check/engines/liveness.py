@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from model.expr import variables
+from revoke_check.model.expr import variables
 
 __all__ = ["Fairness", "FairnessError", "Unit", "units", "check_liveness", "Lasso", "LOCK_CLASSES"]
 
@@ -329,7 +329,7 @@ def _held_locks(model, states: list) -> list[str]:
 
 def describe_lasso(sem, lasso: Lasso, fairness: Fairness, engine: str):
     """The lasso as a :class:`~traces.trace.Trace` with ``loop`` set, and a message in kernel words."""
-    from .replay import trace_from_path
+    from revoke_check.replay import trace_from_path
     m = sem.model
     path = lasso.stem + lasso.loop
     # the states along the loop (including its first)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 __all__ = ["Entry", "load_manifest", "run_entry", "compare", "MANIFEST", "ManifestError"]
 
-MANIFEST = Path(__file__).resolve().parent.parent / "manifest.toml"
+MANIFEST = Path(__file__).resolve().parent / "manifest.toml"   # a link to the repository's file
 
 
 class ManifestError(ValueError):
@@ -60,7 +60,7 @@ def load_manifest(path=None) -> list[Entry]:
         raise ManifestError(f"{path}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise ManifestError(f"{path}: {e}") from None
-    from .schema import problem
+    from revoke_check.ci.schema import problem
     why = problem(raw, "manifest")
     if why:
         raise ManifestError(f"{path}: {why}")
@@ -78,8 +78,8 @@ def load_manifest(path=None) -> list[Entry]:
 
 
 def run_entry(e: Entry, **kw):
-    from .liveness import Fairness, FairnessError
-    from .run import check
+    from revoke_check.engines.liveness import Fairness, FairnessError
+    from revoke_check.run import check
     fairness = None
     if e.fairness or e.strong_fair:
         try:

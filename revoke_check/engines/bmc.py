@@ -18,12 +18,12 @@ import time
 
 import z3
 
-from . import interrupt
-from .result import ERROR, INCOMPLETE, Result
-from .semantics import Semantics
-from .symbolic import (bad_formulas, independent_pairs, init_formula, make_encoding,
+from revoke_check import interrupt
+from revoke_check.result import ERROR, INCOMPLETE, Result
+from revoke_check.semantics import Semantics
+from revoke_check.engines.symbolic import (bad_formulas, independent_pairs, init_formula, make_encoding,
                        new_solver, num_value, order_formula, state_vars, trans_formula)
-from .z3cex import choose_bad, report_counterexample
+from revoke_check.engines.z3cex import choose_bad, report_counterexample
 
 __all__ = ["bmc", "Unroller", "DEFAULT_DEPTH"]
 
@@ -104,7 +104,7 @@ def bmc(model, checks, *, depth: int = DEFAULT_DEPTH, max_seconds: float | None 
 
     Liveness obligations (``checks.liveness``) are looked for as lassos of
     ``d`` steps after the safety query of depth ``d`` is unsatisfiable
-    (:mod:`revoke_check.bmc_liveness`).
+    (:mod:`revoke_check.engines.bmc_liveness`).
     """
     t0 = time.monotonic()
     names = [p.name for p in checks.properties]
@@ -113,7 +113,7 @@ def bmc(model, checks, *, depth: int = DEFAULT_DEPTH, max_seconds: float | None 
     un = Unroller(model, checks, sort=sort)
     lasso_un = None
     if getattr(checks, "liveness", None):
-        from .bmc_liveness import LassoUnroller, report_lasso
+        from revoke_check.engines.bmc_liveness import LassoUnroller, report_lasso
         lasso_un = LassoUnroller(model, checks, fairness)
     for d in range(depth + 1):
         left = _remaining_ms(t0, max_seconds)

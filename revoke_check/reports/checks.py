@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from properties import get_properties
+from revoke_check.properties import get_properties
 
-from .result import ERROR, HOLDS, INCOMPLETE, VACUOUS, VIOLATED, EXIT, Result
+from revoke_check.result import ERROR, HOLDS, INCOMPLETE, VACUOUS, VIOLATED, EXIT, Result
 
 __all__ = ["check_each", "worst_exit", "write_reports", "ReportError"]
 
@@ -25,8 +25,8 @@ class ReportError(ValueError):
 def check_each(config: str, variant: str | None, properties=None, *, engine: str = "explicit",
                **kw) -> list[Result]:
     """One Result per property (all properties when ``properties`` is empty)."""
-    from .run import check
-    from model.variants import get_protocol
+    from revoke_check.run import check
+    from revoke_check.model.variants import get_protocol
     names = [p.name for p in get_properties(properties or None,
                                             get_protocol(variant, protocol=kw.get("protocol")))]
     return [check(config, variant, [n], engine=engine, **kw) for n in names]
@@ -55,10 +55,10 @@ def _write(path, text: str):
 def write_reports(results, *, junit=None, sarif=None, kernel_src=None):
     """Write the JUnit XML and/or SARIF file for ``results``."""
     if junit:
-        from .report_junit import junit_xml
+        from revoke_check.reports.checks.junit import junit_xml
         _write(junit, junit_xml(results))
     if sarif:
         import json
 
-        from .report_sarif import sarif_log
+        from revoke_check.reports.checks.sarif import sarif_log
         _write(sarif, json.dumps(sarif_log(results, kernel_src=kernel_src), indent=1) + "\n")

@@ -31,13 +31,13 @@ from dataclasses import dataclass
 
 import z3
 
-from . import interrupt
-from .bmc import bmc
-from .result import ERROR, HOLDS, INCOMPLETE, Result
-from .semantics import Semantics
-from .symbolic import (bad_formulas, init_formula, make_encoding, range_formula,
+from revoke_check import interrupt
+from revoke_check.engines.bmc import bmc
+from revoke_check.result import ERROR, HOLDS, INCOMPLETE, Result
+from revoke_check.semantics import Semantics
+from revoke_check.engines.symbolic import (bad_formulas, init_formula, make_encoding, range_formula,
                        state_vars, step_formula)
-from .z3cex import choose_bad, internal_error, report_counterexample
+from revoke_check.engines.z3cex import choose_bad, internal_error, report_counterexample
 
 __all__ = ["spacer", "Horn", "encode", "horn_clauses", "invariant_text"]
 

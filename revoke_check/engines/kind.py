@@ -2,7 +2,7 @@
 
 For ``k = 1, 2, ...`` up to ``--depth K``:
 
-* **base** -- the BMC query at depth ``k`` (:class:`~revoke_check.bmc.Unroller`):
+* **base** -- the BMC query at depth ``k`` (:class:`~revoke_check.engines.bmc.Unroller`):
   a bad state reachable in ``k`` steps is a real counterexample (a shortest
   one, since the depths before were unsatisfiable);
 * **step** -- on a second solver, a path ``u_0 .. u_k`` from *any* in-domain
@@ -18,19 +18,19 @@ For ``k = 1, 2, ...`` up to ``--depth K``:
   ``proof = k``).  Why this is sound with the two reductions: take a shortest
   path from the initial state to a bad state (longer than the base covered);
   it is simple, its states before the last are good, and the swaps that put
-  it in the order of :func:`~revoke_check.symbolic.order_formula` keep its
+  it in the order of :func:`~revoke_check.engines.symbolic.order_formula` keep its
   length, its end and (by minimality) the goodness of its other states; its
   last ``k + 1`` states would satisfy the step query.
 
   By kind of property (``Bad`` is the disjunction of
-  :func:`~revoke_check.symbolic.bad_formulas`): invariants, model errors,
+  :func:`~revoke_check.engines.symbolic.bad_formulas`): invariants, model errors,
   deadlock and at-end are bad *states*; a step assertion of transition ``j`` is
   the bad state ``en_j(u) /\\ not a_j(u)``, so it too is a property of the last
   state ``u_k`` and the path need not fire ``j``.  The order constraint is
   sound for these only because the footprint of a transition includes the
   reads of its assertions (issue 10; see ``order_formula``).  Simple path: a
   shortest path to a bad state visits no state twice, whatever the kind.  The
-  base case is :class:`~revoke_check.bmc.Unroller`, with BMC's argument.
+  base case is :class:`~revoke_check.engines.bmc.Unroller`, with BMC's argument.
   Lock-order and vacuity are not checked by this engine.
 
 If the step query is still satisfiable at ``k = K`` the verdict is
@@ -38,7 +38,7 @@ If the step query is still satisfiable at ``k = K`` the verdict is
 
 On this model plain k-induction rarely closes (unreachable states have long
 simple paths into bad ones), so by default the induction is first
-*strengthened with lemmas* (:mod:`~revoke_check.lemmas`): clauses suggested by
+*strengthened with lemmas* (:mod:`~revoke_check.engines.lemmas`): clauses suggested by
 the explicit reachable set and checked by z3, which make 1-induction close
 (``proof = 1``, ``lemmas = N``).  When the explicit explorer finds a
 violation (or stops at a limit), or the lemma search runs out of time, the
@@ -51,15 +51,15 @@ import time
 
 import z3
 
-from .bmc import DEFAULT_DEPTH, Unroller, _remaining_ms, _stop
-from . import interrupt
-from .explicit import explore
-from .lemmas import Oracle, strengthen
-from .result import ERROR, HOLDS, INCOMPLETE, VACUOUS, Result
-from .semantics import Semantics
-from .symbolic import (bad_formulas, distinct_formula, make_encoding, new_solver,
+from revoke_check.engines.bmc import DEFAULT_DEPTH, Unroller, _remaining_ms, _stop
+from revoke_check import interrupt
+from revoke_check.engines.explicit import explore
+from revoke_check.engines.lemmas import Oracle, strengthen
+from revoke_check.result import ERROR, HOLDS, INCOMPLETE, VACUOUS, Result
+from revoke_check.semantics import Semantics
+from revoke_check.engines.symbolic import (bad_formulas, distinct_formula, make_encoding, new_solver,
                        order_formula, range_formula, state_vars, trans_formula)
-from .z3cex import internal_error, report_counterexample
+from revoke_check.engines.z3cex import internal_error, report_counterexample
 
 __all__ = ["kinduction", "StepCase"]
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import z3
 
-from model.expr import Const, Expr, Op, Var, variables
+from revoke_check.model.expr import Const, Expr, Op, Var, variables
 
 __all__ = [
     "Encoding", "Bad", "make_encoding", "new_solver", "num_value", "bv_width", "state_vars", "expr_to_z3",

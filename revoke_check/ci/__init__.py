@@ -1,0 +1,1 @@
+"""CI gates: the manifest, coverage, drift, the pytest plugin."""

@@ -1,0 +1,1 @@
+"""Reports for people and CI systems: JUnit, SARIF, graphs."""
