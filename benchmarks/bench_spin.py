@@ -65,7 +65,7 @@ def one(engine: str, config: str, variant: str, props: str) -> dict:
     m = _model(config, variant)
     checks = compile_checks(m, get_properties(None) if props == "all" else [])
     if engine == "spin":
-        from revoke_check.reports.checks.promela import run_spin, to_promela
+        from revoke_check.reports.promela import run_spin, to_promela
         with tempfile.TemporaryDirectory() as d:
             # pan's hash table: twice the expected states (the caller passes the count)
             bits = int(os.environ.get("BENCH_HASH_BITS", "22"))

@@ -461,7 +461,7 @@ def _trace_specs(t, variant=None, config=None):
 def _check_with_reports(config, variant, props, engine, max_states, max_seconds, as_json,
                         trace_out, junit_out, sarif_out, kernel_src, protocol=None, fairness=None):
     """``check --junit/--sarif``: every property on its own, one Result each, then the reports."""
-    from revoke_check.reports.checks.checks import ReportError, check_each, worst_exit, write_reports
+    from revoke_check.reports.checks import ReportError, check_each, worst_exit, write_reports
     results = check_each(config, variant, props, engine=engine, max_states=max_states,
                          max_seconds=max_seconds, protocol=protocol, fairness=fairness)
     try:
@@ -506,7 +506,7 @@ def gate(manifest, variant, coverage_configs, allow, no_coverage, junit_out, as_
     """
     from revoke_check.ci.coverage import CoverageError
     from revoke_check.ci.gate import GateError, gate_cases, run_gate
-    from revoke_check.reports.checks.junit import junit_xml_cases
+    from revoke_check.reports.junit import junit_xml_cases
 
     writable(junit_out, "--junit")
 
@@ -712,7 +712,7 @@ def export_model(config, variant, fmt, out):
     from .run import build
     model, checks = build(config, variant, None)
     if fmt == "promela":
-        from revoke_check.reports.checks.promela import to_promela
+        from revoke_check.reports.promela import to_promela
         text = to_promela(model)
     else:
         from revoke_check.engines.compiled import generate_c
@@ -742,7 +742,7 @@ def dump(what, output, config, variant, thread, max_states):
     dependency graph over every reachable step (as /proc/lockdep); steps:
     each thread's step graph (pc labels and branches).
     """
-    from revoke_check.reports.checks.graphs import DumpError, lock_graph, state_graph, step_graph, write_graph
+    from revoke_check.reports.graphs import DumpError, lock_graph, state_graph, step_graph, write_graph
     from .run import build
     model, _ = build(config, variant, ["deadlock-free"])
     try:

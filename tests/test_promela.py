@@ -19,7 +19,7 @@ from revoke_check.model.expr import BOOL, INT, Var
 from revoke_check.properties import compile_checks
 from revoke_check.engines.explicit import explore
 from revoke_check.ci.manifest import load_manifest
-from revoke_check.reports.checks.promela import expr_promela, run_spin, to_promela
+from revoke_check.reports.promela import expr_promela, run_spin, to_promela
 from revoke_check.run import build
 
 needs_spin = pytest.mark.skipif(not (shutil.which("spin") and shutil.which("gcc")),

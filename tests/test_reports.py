@@ -9,9 +9,9 @@ import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
 
 from revoke_check.properties import PROPERTIES
-from revoke_check.reports.checks.junit import junit_xml
-from revoke_check.reports.checks.sarif import function_line, sarif_log
-from revoke_check.reports.checks.checks import check_each
+from revoke_check.reports.junit import junit_xml
+from revoke_check.reports.sarif import function_line, sarif_log
+from revoke_check.reports.checks import check_each
 from revoke_check.run import check
 from revoke_check.traces.render_text import render_text
 

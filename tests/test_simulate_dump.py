@@ -3,7 +3,7 @@ import networkx as nx
 from click.testing import CliRunner
 
 from revoke_check.cli import main
-from revoke_check.reports.checks.graphs import lock_graph, state_graph, step_graph
+from revoke_check.reports.graphs import lock_graph, state_graph, step_graph
 from revoke_check.replay import replay
 from revoke_check.run import build
 from revoke_check.semantics import Semantics

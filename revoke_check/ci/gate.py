@@ -160,7 +160,7 @@ def run_gate(manifest=None, *, variant: str | None = None, coverage_configs=(),
 
 def gate_cases(outcomes) -> list:
     """JUnit test cases of the gate: one per manifest entry and coverage target."""
-    from revoke_check.reports.checks.junit import Case
+    from revoke_check.reports.junit import Case
     out = []
     for o in outcomes:
         lines = o.lines()

@@ -55,10 +55,10 @@ def _write(path, text: str):
 def write_reports(results, *, junit=None, sarif=None, kernel_src=None):
     """Write the JUnit XML and/or SARIF file for ``results``."""
     if junit:
-        from revoke_check.reports.checks.junit import junit_xml
+        from revoke_check.reports.junit import junit_xml
         _write(junit, junit_xml(results))
     if sarif:
         import json
 
-        from revoke_check.reports.checks.sarif import sarif_log
+        from revoke_check.reports.sarif import sarif_log
         _write(sarif, json.dumps(sarif_log(results, kernel_src=kernel_src), indent=1) + "\n")
