@@ -15,7 +15,7 @@ import pytest
 
 from revoke_check.model.expr import Const
 from revoke_check.properties import compile_checks
-from revoke_check import compiled
+from revoke_check.engines import compiled
 from revoke_check.engines.explicit import explore as py_explore
 from revoke_check.ci.manifest import load_manifest
 from revoke_check.run import build, check
