@@ -265,7 +265,9 @@ def compile_thread(thread: str, entry: list, procs: dict, pc: Var,
                 flat.append((glabel[s.label], proc, s.source or src, s,
                              {j: target(b.goto, i) for j, b in enumerate(s.branches)}))
             else:
-                raise ModelError(f"{proc}: {s!r} is not a statement")
+                hint = (" (it comes from another copy of the model package: import from "
+                        "revoke_check.model, not model)" if type(s).__name__ in ("Step", "Call") else "")
+                raise ModelError(f"{proc}: {s!r} is not a statement{hint}")
 
     inline(entry, entry_proc, source, "", DONE)
     alias = {g: m["alias"] for g, _, _, s, m in flat if s is None}

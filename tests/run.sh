@@ -25,4 +25,5 @@ PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
-exec .venv/bin/python -m pytest -q "$@"
+# two workers: the suite is CPU-bound (z3, explorations, C builds) and CI has 2 cores
+exec .venv/bin/python -m pytest -q -n 2 "$@"

@@ -32,7 +32,7 @@ def one_line(err):
 def bad_variants(tmp_path):
     (tmp_path / "exits.py").write_text("import sys\nsys.exit(0)\n")
     (tmp_path / "kbd.py").write_text(
-        "from model.variants import variant\n"
+        "from revoke_check.model.variants import variant\n"
         "@variant('kbd')\ndef kbd(p):\n    raise KeyboardInterrupt\n"
         "@variant('late-exit')\ndef late(p):\n"
         "    def make(t, **a):\n        raise SystemExit(0)\n"
@@ -108,7 +108,7 @@ def test_usage_errors_are_one_line(args, what):
 def test_model_error_goes_to_stderr(tmp_path):
     # a broken encoding: munmap writes 2 into a bool (a value outside its domain)
     (tmp_path / "bad.py").write_text(
-        "from model.lang import RETURN, step\nfrom model.variants import variant\n"
+        "from revoke_check.model.lang import RETURN, step\nfrom revoke_check.model.variants import variant\n"
         "@variant('bad')\ndef bad(p):\n"
         "    def make(t, vdev):\n"
         "        return step('munmap', 'broken on purpose', do={t.v.bar_pte[vdev]: 2}, goto=RETURN,\n"
@@ -169,7 +169,7 @@ def test_spinning_thread_is_not_holds(tmp_path):
     """The deadlock check sees no stuck state (the spinner is always enabled); the
     required witness some-run-finishes is never reached: vacuous, exit 4."""
     (tmp_path / "spin.py").write_text(
-        "from model.lang import Branch, Step\nfrom model.variants import variant\n"
+        "from revoke_check.model.lang import Branch, Step\nfrom revoke_check.model.variants import variant\n"
         "@variant('spin')\ndef spin(p):\n"
         "    def make(t, vdev, mem):\n"
         "        return Step('up_write', [Branch(goto='up_write', note='spin')], 'spin')\n"

@@ -82,8 +82,8 @@ def test_stale_allow_entries_fail(tmp_path, wide):
 
 def test_a_dead_branch_is_reported(tmp_path):
     (tmp_path / "dead.py").write_text(
-        "from model.expr import FALSE, TRUE\n"
-        "from model.lang import Branch, Step\n\n"
+        "from revoke_check.model.expr import FALSE, TRUE\n"
+        "from revoke_check.model.lang import Branch, Step\n\n"
         "def dead(p):\n"
         "    '''close_fd first takes a branch that can never be enabled.'''\n"
         "    p.insert_before('close_fd', 'close_fd', lambda t, **a: Step('probe', [\n"

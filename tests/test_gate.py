@@ -77,7 +77,7 @@ def test_proposed_variant_that_breaks_upstream_fails_with_the_trace():
 
 def test_variant_file_relative_to_the_manifest(tmp_path):
     (tmp_path / "change.py").write_text(
-        "from model.variants import VARIANTS\n\n"
+        "from revoke_check.model.variants import VARIANTS\n\n"
         "def typo(p):\n"
         "    '''Reintroduce the FLR typo.'''\n"
         "    VARIANTS['flr-revoke-typo'](p)\n")
