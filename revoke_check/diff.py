@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from revoke_check.model.lang import ModelError
 
+from .engines.explicit import _path
 from .replay import trace_from_path
 from .semantics import Semantics
 
@@ -49,14 +50,6 @@ class Reach:
     @property
     def outcomes(self) -> set:
         return set(self.first)
-
-
-def _path(parent, via, i) -> list:
-    out = []
-    while parent[i] >= 0:
-        out.append(via[i])
-        i = parent[i]
-    return out[::-1]
 
 
 def reach(model, max_states: int | None = None) -> Reach:
