@@ -135,7 +135,7 @@ def violation_at(sem: Semantics, s, *, fire: int | None = None):
     for p, fn in sem.invariants:
         if not fn(s):
             return p, "invariant", _explain(sem, p, s, f"invariant {p} is false")
-    if not sem.successors(s):
+    if sem.stuck(s):
         if not sem.all_final(s):
             if sem.checks.deadlock:
                 stuck = [th.name for th in m.threads if s[th.pc.slot] not in th.finals]
@@ -311,7 +311,7 @@ def replay(trace: Trace, sem: Semantics, fairness=None) -> ReplayResult:
         if not 0 <= trace.loop <= n:
             return ReplayResult(False, n, None, f"loop {trace.loop} outside 0..{n}", path=path)
         if trace.loop == n:
-            if sem.successors(s):
+            if not sem.stuck(s):
                 return ReplayResult(False, n, None, f"the loop does not close: the last state "
                                     f"repeats, but a step is enabled in it", path=path)
         elif seq[trace.loop] != s:

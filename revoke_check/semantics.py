@@ -88,6 +88,7 @@ class Semantics:
 
     def _compile_checks(self, c):
         f = self._fn
+        self.refcount_checked = frozenset(c.refcount_checked)
         self.invariants = [(p, f(e)) for p, e in c.invariants]
         self.step_asserts = {t: [(p, f(e)) for p, e in xs] for t, xs in c.step_asserts.items()}
         self.at_end = [(p, f(e)) for p, e in c.at_end]
@@ -115,6 +116,31 @@ class Semantics:
                 if n is not None:
                     out.append((ti, n))
         return out
+
+    def expand(self, s):
+        """The successors of ``s`` as the explorers take them: ``[(transition, next
+        state)]`` in transition order, where a step that takes an asserted reference
+        count below zero (``refcounts`` selected) comes with ``None`` (no successor: the
+        property's violation at that step).  Raises :class:`ModelError` for a domain
+        overflow, or for an underflow no selected property asserts (a model error of
+        ``s``, as the z3 encoding has it)."""
+        succ = self.successors(s)
+        if not self.under_dispatch:
+            return succ
+        unders = self.underflows(s)
+        if not unders:
+            return succ
+        checked = getattr(self, "refcount_checked", frozenset())
+        rc = self.model.refcount_slots
+        for ti, _ in unders:
+            if any((ti, x) not in checked for x in self.model.transitions[ti].updates if x in rc):
+                raise self.underflow_error(s, ti)
+        return sorted(succ + [(ti, None) for ti, _ in unders], key=lambda x: x[0])
+
+    def stuck(self, s) -> bool:
+        """No step is enabled in ``s`` (a step that underflows a reference count is
+        enabled: it is a violation or a model error, not a deadlock)."""
+        return not self.successors(s) and not (self.under_dispatch and self.underflows(s))
 
     def underflow_error(self, s, ti) -> ModelError:
         tr = self.model.transitions[ti]

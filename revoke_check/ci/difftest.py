@@ -25,6 +25,17 @@ Every z3 counterexample is replayed on the explicit semantics before it is
 reported (``z3cex``), so an "error" verdict of a z3 engine is a disagreement
 too.  ``lock-order`` is left out (only the explicit engine checks it).
 
+Liveness properties are compared on their own (``live=True``), because the
+engines order the two classes differently when both fail: the explicit engine
+reports a safety violation first (a lasso needs the whole graph, as in TLC),
+bmc the shorter of the two.  Their lassos differ in shape too: the explicit
+engine's has a shortest stem, bmc's a shortest stem+loop.  A lasso's size is
+its steps, plus one when its loop is the stutter of a final state (bmc's
+unrolling takes that stutter as a step).  So: explicit finds no lasso -> bmc
+finds none up to a small depth; explicit finds a lasso of size ``L`` -> bmc
+finds one of size at most ``L``, and the explicit engine checking only bmc's
+property finds it too.  Both replay.
+
 Used by ``tests/test_difftest.py`` (a fixed-seed batch) and by
 ``benchmarks/difftest.py`` (long batches).
 """
@@ -65,6 +76,7 @@ class Outcome:
     explicit: tuple = ()            # (verdict, property, length)
     bmc: tuple = ()
     kind: tuple = ()
+    live: tuple = ()                # (explicit key, bmc key) of the liveness comparison
     problems: list = field(default_factory=list)
     seconds: float = 0.0
 
@@ -230,8 +242,15 @@ def build_case(case: Case):
         apply_edit(p, op, proc, label, bi, target)
     cfg = parse_config("difftest", case.raw)
     m = p.build(cfg)
-    props = [x for x in get_properties() if not x.lock_order]
-    return m, compile_checks(m, props)
+    return m, compile_checks(m, safety_properties())
+
+
+def safety_properties() -> list:
+    return [x for x in get_properties() if not x.lock_order and not x.liveness]
+
+
+def liveness_properties() -> list:
+    return [x for x in get_properties() if x.liveness]
 
 
 def random_case(seed: int, tries: int = 20):
@@ -262,7 +281,8 @@ def _key(r) -> tuple:
     return (r.verdict, prop, r.depth if r.verdict in ("violated", "error") else None)
 
 
-def run_case(case: Case, *, kind: bool = True, kind_lemmas: bool = True) -> Outcome:
+def run_case(case: Case, *, kind: bool = True, kind_lemmas: bool = True,
+             live: bool = False) -> Outcome:
     from revoke_check.engines.bmc import bmc
     from revoke_check.engines.explicit import explore
     from revoke_check.engines.kind import kinduction
@@ -294,8 +314,46 @@ def run_case(case: Case, *, kind: bool = True, kind_lemmas: bool = True) -> Outc
                                     f"({k.message})")
         else:
             _compare(out, "kind", ex, k, m, case)
+    if live:
+        _compare_liveness(out, m)
     out.seconds = time.monotonic() - t0
     return out
+
+
+def _lasso_size(trace) -> int:
+    return len(trace) + (1 if trace.loop == len(trace) else 0)
+
+
+def _compare_liveness(out, m):
+    from revoke_check.engines.bmc import bmc
+    from revoke_check.engines.explicit import explore
+    props = liveness_properties()
+    ex = explore(m, compile_checks(m, props), max_states=MAX_STATES)
+    if ex.verdict == "incomplete" or ex.verdict == "error":
+        return                  # a model error is the safety comparison's
+    bad = ex.verdict == "violated"
+    size = _lasso_size(ex.trace) if bad else None
+    if bad and size > MAX_BMC_DEPTH:
+        return
+    b = bmc(m, compile_checks(m, props), depth=size if bad else HOLDS_DEPTH)
+    out.live = (_key(ex), _key(b))
+    if not bad:
+        if b.verdict != "incomplete":
+            out.problems.append(f"bmc liveness: {b.verdict} {b.property} at {b.depth} "
+                                f"but explicit finds no lasso ({b.message})")
+        return
+    if b.verdict != "violated" or b.trace is None or b.trace.loop is None:
+        out.problems.append(f"bmc liveness: {b.verdict} ({b.message}) but explicit finds "
+                            f"a lasso of size {size} for {ex.property}")
+    elif _lasso_size(b.trace) > size:
+        out.problems.append(f"bmc liveness: a lasso of size {_lasso_size(b.trace)} but explicit "
+                            f"found one of size {size}")
+    elif b.property != ex.property:
+        e1 = explore(m, compile_checks(m, [x for x in props if x.name == b.property]),
+                     max_states=MAX_STATES)
+        if e1.verdict != "violated":
+            out.problems.append(f"bmc liveness: {b.property} in {b.depth} steps but explicit "
+                                f"on {b.property} says {e1.verdict}")
 
 
 def _compare(out, name, ex, z, m, case):
@@ -330,7 +388,7 @@ def run_batch(seeds, *, kind_every: int = 4, progress=None) -> list:
         case = random_case(seed)
         if case is None:
             continue
-        o = run_case(case, kind=(n % kind_every == 0))
+        o = run_case(case, kind=(n % kind_every == 0), live=(n % kind_every == 1))
         outs.append(o)
         if progress:
             progress(o)

@@ -94,15 +94,6 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
         r.depth = len(r.trace)    # the trace's length, as for a violation (was the BFS depth)
         return r
 
-    def uncovered_underflow(s):
-        """A step of ``s`` that would take a reference count below zero with no selected property
-        asserting that count: this state's model error (as the z3 encoding has it)."""
-        for ti, _ in sem.underflows(s):
-            tr = model.transitions[ti]
-            if any((ti, x) not in checks.refcount_checked for x in tr.updates if x in model.refcount_slots):
-                return sem.underflow_error(s, ti)
-        return None
-
     def shortest(i, fin):
         """Early exit with a violation one step longer than state ``i`` (a step
         assertion or lock-order edge fired from it, an invariant of a new
@@ -118,14 +109,9 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
                 break
             sj = tuple(keys[j])
             try:
-                succ = sem.successors(sj)
+                succ = sem.expand(sj)
             except ModelError as e:
                 return model_error(j, e)
-            if sem.under_dispatch:
-                e = uncovered_underflow(sj)
-                if e is not None:
-                    return model_error(j, e)
-                succ = succ or [x for x, _ in sem.underflows(sj)]
             if not succ:
                 v = violation_at(sem, sj)
                 if v:
@@ -135,19 +121,12 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
     while i < len(keys):
         s = tuple(keys[i])
         try:
-            succ = sem.successors(s)
+            # a step that would take a reference count below zero comes with no successor
+            # (None): with a property that asserts the count (refcounts) it is that
+            # property's violation at the step, otherwise a model error of this state
+            succ = sem.expand(s)
         except ModelError as e:
             return model_error(i, e)
-        if sem.under_dispatch:
-            # a step that would take a reference count below zero has no successor; with a
-            # property that asserts the count (refcounts) it is that property's violation at
-            # the step, otherwise a model error of this state (as the z3 encoding has it)
-            e = uncovered_underflow(s)
-            if e is not None:
-                return model_error(i, e)
-            unders = sem.underflows(s)
-            if unders:
-                succ = sorted(succ + [(ti, None) for ti, _ in unders], key=lambda x: x[0])
         if not succ:
             v = violation_at(sem, s)
             if v:

@@ -379,7 +379,7 @@ def lasso_violation(sem, states: list, path: list, loop: int, fairness: Fairness
     m = sem.model
     cyc = states[loop:]
     if loop == len(path):
-        if sem.successors(states[-1]):
+        if not sem.stuck(states[-1]):
             return None
     else:
         taken = set(path[loop:])

@@ -33,13 +33,15 @@ def _walk(sem, rng, depth, lock_order, checks):
         return [], v
     path = []
     for _ in range(depth):
-        succ = sem.successors(s)
+        succ = sem.expand(s)    # an asserted underflow comes as (step, None)
         if not succ:
             return path, violation_at(sem, s)
         ti, n = succ[rng.randrange(len(succ))]
         for p, fn in sem.step_asserts.get(ti, ()):
             if not fn(s):
                 return path + [ti], violation_at(sem, s, fire=ti)
+        if n is None:
+            raise RuntimeError(f"internal: step {ti} underflows a count its assertion accepts")
         if lock_order is not None:
             cyc = lock_order.observe(s, ti)
             if cyc:

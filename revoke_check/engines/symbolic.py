@@ -253,11 +253,29 @@ def enabled_formula(enc: Encoding, tr, s: list, cache: dict | None = None):
 
 def step_formula(enc: Encoding, tr, s: list, t: list, cache: dict | None = None):
     """``step_k(s, t) = en_k(s) /\\ /\\_{i in upd_k} t[i] = [u_k,i](s)
-    /\\ /\\_{i not in upd_k} t[i] = s[i]`` (simultaneous updates, frame)."""
+    /\\ /\\_{i not in upd_k} t[i] = s[i]`` (simultaneous updates, frame).
+
+    A reference count (a field declared ``refcount=True``) saturates at its
+    lower bound, as ``Semantics.enabled`` does: the step that takes it below
+    zero still has a successor here, so a trace can end with it (the
+    ``refcounts`` step assertion, or the model error of the state before).
+    Without this, a state whose only enabled steps underflow had no ``T``
+    successor at all and a shortest refcounts trace was lost (issue 10, seed
+    1052).  The extra successors leave only bad states (a step assertion fails
+    or a model error holds there), so BMC reports that bad state at a depth no
+    greater than any path through them, and kind's hypothesis excludes them."""
     eqs = []
+    rc = enc.model.refcount_slots
     for i, x in enumerate(s):
         u = tr.updates.get(i)
-        eqs.append(t[i] == (x if u is None else _as_num(enc, expr_to_z3(enc, u, s, cache))))
+        if u is None:
+            eqs.append(t[i] == x)
+            continue
+        v = _as_num(enc, expr_to_z3(enc, u, s, cache))
+        if i in rc:
+            lo = enc.val(enc.domain(i).lo)
+            v = z3.If(v < lo, lo, v)
+        eqs.append(t[i] == v)
     return z3.And(enabled_formula(enc, tr, s, cache), *eqs)
 
 

@@ -75,7 +75,7 @@ def report_counterexample(res, sem, path: list, bad, engine: str):
         for ti in full:
             s = sem.enabled(s, ti)
         try:
-            sem.successors(s)
+            sem.expand(s)      # a domain overflow, or an underflow no property asserts
         except ModelError as e:
             trace.message = str(e)
             res.verdict, res.property, res.message, res.trace = ERROR, None, str(e), trace
