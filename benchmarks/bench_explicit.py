@@ -27,7 +27,8 @@ def main() -> None:
     ap.add_argument("--variant", default="upstream")
     a = ap.parse_args()
     names = a.configs or list(load_configs())
-    print(f"| config | variant | verdict | distinct states | transitions | depth | build s | explore s | states/s | peak MiB (tracemalloc) |")
+    print("| config | variant | verdict | distinct states | transitions | depth | build s | explore s | states/s "
+          "| peak MiB (tracemalloc) |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in names:
         best = None

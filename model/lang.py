@@ -18,10 +18,10 @@ follows), :data:`RETURN` (back to the caller) or :data:`DONE` (the thread ends).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
-from .expr import (BOOL, ENUM, Const, Domain, Expr, ExprError, Op, TRUE, Var,
+from .expr import (ENUM, Const, Domain, Expr, ExprError, Op, TRUE, Var,
                    _e, and_, ite)
 
 __all__ = [

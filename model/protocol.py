@@ -21,7 +21,7 @@ from typing import Callable
 
 from .config import Config, ConfigError, config_schema, parse_config, read_config_file, split_spec
 from .expr import ENUM, INT, Const, Domain, Var, to_python
-from .lang import (Array, Call, DONE, Event, ModelError, StateBuilder, Transition, _Proc,
+from .lang import (Array, Call, DONE, Event, ModelError, StateBuilder, _Proc,
                    compile_thread)
 from .schema import ActorKind, Attr, Field, Lock, ObjectKind
 
@@ -133,9 +133,8 @@ class Model:
         h.update(repr(self.init).encode())
         for t in self.transitions:
             ups = ",".join(f"{s}={to_python(e)}" for s, e in sorted(t.updates.items()))
-            h.update(f"\n{t.thread}|{t.label}|{t.pc_value}|{to_python(t.guard)}|{ups}|"
-                     f"{[(e.kind, [a if isinstance(a, (int, str)) else to_python(a) for a in e.args]) for e in t.events]}"
-                     .encode())
+            evs = [(e.kind, [a if isinstance(a, (int, str)) else to_python(a) for a in e.args]) for e in t.events]
+            h.update(f"\n{t.thread}|{t.label}|{t.pc_value}|{to_python(t.guard)}|{ups}|{evs}".encode())
         return h.hexdigest()
 
     def lock_table(self) -> dict:
@@ -507,7 +506,8 @@ def _modules():
             mlx5_dmabuf, pci, pm_runtime, vfio_pci_rdwr]
 
 
-MODULES = "vfio_pci_core vfio_main vfio_pci_config vfio_pci_dmabuf dma_buf actors mlx5_dmabuf pci pm_runtime vfio_pci_rdwr".split()
+MODULES = ("vfio_pci_core vfio_main vfio_pci_config vfio_pci_dmabuf dma_buf actors mlx5_dmabuf pci pm_runtime "
+           "vfio_pci_rdwr").split()
 
 
 _UPSTREAM: Protocol | None = None

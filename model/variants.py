@@ -16,7 +16,7 @@ from pathlib import Path
 from .expr import ENUM, BOOL, TRUE, and_, ite
 from .lang import Branch, Call, DONE, Event, ModelError, NEXT, RETURN as RETURN_, Step, step
 from .locks import up_write
-from .protocol import Protocol, upstream
+from .protocol import Protocol, upstream  # noqa: F401 -- re-exported: ci/difftest.py and tests import upstream from here
 
 __all__ = ["variant", "get_protocol", "VARIANTS", "VariantError", "hot_reset_cursor"]
 

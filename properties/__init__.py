@@ -119,7 +119,7 @@ def compile_checks(m, props) -> Checks:
                 fn = p.events.get(ev.kind)
                 if fn is not None:
                     e = fn(m, *ev.args)
-                    if not (e is TRUE):
+                    if e is not TRUE:
                         asserts.setdefault(tr.index, []).append((p.name, e))
                     if ev.kind == "refcount_dec":
                         rc.add((tr.index, ev.args[0].slot))

@@ -312,8 +312,8 @@ def replay(trace: Trace, sem: Semantics, fairness=None) -> ReplayResult:
             return ReplayResult(False, n, None, f"loop {trace.loop} outside 0..{n}", path=path)
         if trace.loop == n:
             if sem.successors(s):
-                return ReplayResult(False, n, None, f"the loop does not close: the last state "
-                                    f"repeats, but a step is enabled in it", path=path)
+                return ReplayResult(False, n, None, "the loop does not close: the last state "
+                                    "repeats, but a step is enabled in it", path=path)
         elif seq[trace.loop] != s:
             shown_a, shown_b = m.show(seq[trace.loop]), m.show(s)
             diff = [x for x in shown_a if shown_a[x] != shown_b[x]]

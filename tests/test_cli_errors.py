@@ -1,7 +1,6 @@
 """Issue 10, items 2, 3, 5 and 7: every failure is one line on stderr with a stable
 exit code (0 holds, 1 violated, 2 usage/model error, 3 incomplete, 130 interrupted)."""
 import json
-import os
 import re
 import signal
 import subprocess

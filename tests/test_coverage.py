@@ -117,8 +117,8 @@ def test_coverage_cli_prints_per_step_counts():
     assert code == 0
     lines = out.splitlines()
     assert lines[0].startswith("upstream on wide: ") and " steps fire" in lines[0]
-    assert any(l.strip().startswith("0  close_fd.buf0 close_fd:close_fd (no fd was installed)")
-               and "(allowed)" in l for l in lines)
+    assert any(line.strip().startswith("0  close_fd.buf0 close_fd:close_fd (no fd was installed)")
+               and "(allowed)" in line for line in lines)
     assert "not explained:" not in out
 
 

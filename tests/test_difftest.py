@@ -25,7 +25,8 @@ def _one(seed):
 # (it fails the suite the day it passes), and stays out of the batch so the batch guards
 # everything else.  Open work (closing note of this round): bmc misses a refcounts violation
 # that explicit finds at the same depth on mutants whose importer unmaps twice.
-KNOWN = {1052: "bmc and kind miss the refcounts underflow of a twice-unmapping importer that explicit finds in 10 steps",
+KNOWN = {1052: "bmc and kind miss the refcounts underflow of a twice-unmapping importer "
+               "that explicit finds in 10 steps",
          1144: "bmc finds a 4-step violation where explicit reports 6 (a looping fault and writer)"}
 
 

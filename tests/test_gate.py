@@ -94,7 +94,8 @@ def test_variant_file_relative_to_the_manifest(tmp_path):
     ("[[check]\n", "m.toml"),
     ('[[check]]\nconfig = "default"\n', "check[0]: needs variant"),
     ('[[check]]\nconfig = "default"\nvariant = "upstream"\ncolour = 1\n', "unknown key 'colour'"),
-    ('[[check]]\nconfig = "default"\nvariant = "upstream"\nengine = "nope"\n', "check[0].engine: 'nope' is not one of explicit"),
+    ('[[check]]\nconfig = "default"\nvariant = "upstream"\nengine = "nope"\n',
+     "check[0].engine: 'nope' is not one of explicit"),
     # issue 10: a misspelt table, an empty or mistyped value
     ('[[chek]]\nconfig = "default"\nvariant = "upstream"\n', "unknown table 'chek'"),
     ('[[check]]\nconfig = "tiny"\nvariant = "upstream"\nverdict = ""\n', "check[0].verdict: '' is not one of holds"),

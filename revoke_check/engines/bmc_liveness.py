@@ -73,10 +73,10 @@ class LassoUnroller:
     def lasso_formula(self, k: int):
         """(formula, loop-start literals, per-obligation literals) of a violating lasso of ``k`` steps."""
         enc = self.enc
-        L = [z3.Bool(f"L{l}@{k}", enc.ctx) for l in range(k)]
+        L = [z3.Bool(f"L{j}@{k}", enc.ctx) for j in range(k)]
         one_hot = [z3.Or(L), z3.AtMost(*L, 1)]
-        close = [z3.Implies(L[l], z3.And([x == y for x, y in zip(self.states[l], self.states[k])]))
-                 for l in range(k)]
+        close = [z3.Implies(L[j], z3.And([x == y for x, y in zip(self.states[j], self.states[k])]))
+                 for j in range(k)]
         inloop = [z3.Or(L[:i + 1]) for i in range(k)]
         fair = []
         for ui, u in enumerate(self.units):
@@ -93,7 +93,7 @@ class LassoUnroller:
             B[k] = self.PQ[k][ob][1]
             for i in range(k - 1, -1, -1):
                 B[i] = z3.And(self.PQ[i][ob][1], B[i + 1])
-            obs.append(z3.And(z3.Or([z3.And(L[l], B[l]) for l in range(k)]),
+            obs.append(z3.And(z3.Or([z3.And(L[j], B[j]) for j in range(k)]),
                               z3.Or([z3.And(self.PQ[j][ob][0], B[j]) for j in range(k + 1)])))
         return z3.And(*one_hot, *close, *fair, z3.Or(obs)), L, obs
 
@@ -120,9 +120,9 @@ class LassoUnroller:
         ob = next(i for i, o in enumerate(obs) if z3.is_true(zm.eval(o, model_completion=True)))
         prop, label, _, _ = self.checks.liveness[ob]
         sels = [num_value(zm, x) for x in self.sels[:k]]
-        l = next(i for i in range(k) if z3.is_true(zm.eval(L[i], model_completion=True)))
-        stem = [x for x in sels[:l] if x != self.enc.stutter]
-        loop = [x for x in sels[l:] if x != self.enc.stutter]
+        start = next(i for i in range(k) if z3.is_true(zm.eval(L[i], model_completion=True)))
+        stem = [x for x in sels[:start] if x != self.enc.stutter]
+        loop = [x for x in sels[start:] if x != self.enc.stutter]
         return r, Lasso(prop, label, stem, loop)
 
 
