@@ -105,7 +105,9 @@ class Checks:
 
 def compile_checks(m, props) -> Checks:
     """Instantiate ``props`` for model ``m``."""
-    inv, asserts, end, dead, wits, swit, twit, req = [], {}, [], [], [], [], {}, []
+    inv, end, dead, wits, swit, req = [], [], [], [], [], []
+    asserts: dict[int, list] = {}   # transition index -> [(property name, Expr)]
+    twit: dict[int, list] = {}      # transition index -> [(witness id, Expr)]
     rc: set = set()
     for p in props:
         if p.invariant:
