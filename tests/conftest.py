@@ -1,5 +1,9 @@
-import sys
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The tests import the installed revoke_check (an editable install in a checkout, a built one
+# from an unpacked sdist), never the bare revoke_check/ beside them, which lacks model/ (that is
+# mapped in by the install).  Child processes (python -m revoke_check.cli from ROOT) likewise:
+# PYTHONSAFEPATH keeps python -m from putting the working directory first on sys.path.
+os.environ.setdefault("PYTHONSAFEPATH", "1")
