@@ -119,6 +119,15 @@ def test_missing_manifest_is_exit_2(tmp_path):
     assert code == 2 and "No such file" in err and "Traceback" not in err
 
 
+def test_a_manifest_or_allow_list_that_is_not_utf8_is_exit_2(tmp_path):
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes('[[check]]\nconfig = "default"\nnote = "caf\u00e9"\n'.encode("latin-1"))
+    for args in (("gate", "-m", str(bad)), ("gate", "--allow", str(bad))):
+        code, _, err = run(*args)
+        assert code == 2 and "latin1.toml: 'utf-8' codec can't decode" in err, err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
 def test_malformed_allow_list_is_exit_2(tmp_path):
     a = tmp_path / "cov.toml"
     a.write_text('[[unfired]]\nconfig = "wide"\nstep = "x"\n')

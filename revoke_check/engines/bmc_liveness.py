@@ -27,8 +27,8 @@ from __future__ import annotations
 import z3
 
 from revoke_check.engines.liveness import Fairness, Lasso, describe_lasso, units
-from revoke_check.engines.symbolic import (_as_bool, enabled_formula, expr_to_z3, init_formula, make_encoding,
-                       new_solver, num_value, state_vars, trans_formula)
+from revoke_check.engines.symbolic import (_as_bool, ask, enabled_formula, expr_to_z3, init_formula,
+                       make_encoding, new_solver, num_value, state_vars, trans_formula)
 
 __all__ = ["LassoUnroller"]
 
@@ -106,15 +106,9 @@ class LassoUnroller:
             self.extend()
         if k == 0 or not self.checks.liveness:
             return z3.unsat, None
-        if timeout_ms is not None:
-            self.solver.set("timeout", max(1, int(timeout_ms)))
         f, L, obs = self.lasso_formula(k)
-        act = z3.Bool(f"lasso@{k}", self.enc.ctx)
-        self.solver.add(z3.Implies(act, f))
-        r = self.solver.check(act)
+        r = ask(self.enc, self.solver, f"lasso@{k}", f, timeout_ms)
         if r != z3.sat:
-            if r == z3.unsat:
-                self.solver.add(z3.Not(act))
             return r, None
         zm = self.solver.model()
         ob = next(i for i, o in enumerate(obs) if z3.is_true(zm.eval(o, model_completion=True)))

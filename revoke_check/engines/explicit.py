@@ -103,6 +103,22 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
                 return sem.underflow_error(s, ti)
         return None
 
+    def expand(s):
+        """The successors ``(ti, state)`` of ``s``, in transition order.  A step that would take a
+        reference count below zero has no successor state: with a property that asserts the
+        count (refcounts) it is that property's violation at the step, listed as ``(ti, None)``;
+        otherwise it is this state's model error (as the z3 encoding has it), raised as a
+        :class:`ModelError` like one raised by a step."""
+        succ = sem.successors(s)
+        if sem.under_dispatch:
+            e = uncovered_underflow(s)
+            if e is not None:
+                raise e
+            unders = sem.underflows(s)
+            if unders:
+                succ = sorted(succ + [(ti, None) for ti, _ in unders], key=lambda x: x[0])
+        return succ
+
     def shortest(i, fin):
         """Early exit with a violation one step longer than state ``i`` (a step
         assertion or lock-order edge fired from it, an invariant of a new
@@ -118,14 +134,9 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
                 break
             sj = tuple(keys[j])
             try:
-                succ = sem.successors(sj)
+                succ = expand(sj)
             except ModelError as e:
                 return model_error(j, e)
-            if sem.under_dispatch:
-                e = uncovered_underflow(sj)
-                if e is not None:
-                    return model_error(j, e)
-                succ = succ or [x for x, _ in sem.underflows(sj)]
             if not succ:
                 v = violation_at(sem, sj)
                 if v:
@@ -135,19 +146,9 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
     while i < len(keys):
         s = tuple(keys[i])
         try:
-            succ = sem.successors(s)
+            succ = expand(s)
         except ModelError as e:
             return model_error(i, e)
-        if sem.under_dispatch:
-            # a step that would take a reference count below zero has no successor; with a
-            # property that asserts the count (refcounts) it is that property's violation at
-            # the step, otherwise a model error of this state (as the z3 encoding has it)
-            e = uncovered_underflow(s)
-            if e is not None:
-                return model_error(i, e)
-            unders = sem.underflows(s)
-            if unders:
-                succ = sorted(succ + [(ti, None) for ti, _ in unders], key=lambda x: x[0])
         if not succ:
             v = violation_at(sem, s)
             if v:
