@@ -8,15 +8,11 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run_cli as run   # python -m revoke_check.cli in a child process
 
 CORPUS = ROOT / "traces" / "corpus"
 
 
-def run(*args):
-    p = subprocess.run([sys.executable, "-m", "revoke_check.cli", *args],
-                       capture_output=True, text=True, cwd=str(ROOT))
-    return p.returncode, p.stdout, p.stderr
 
 
 def one_line(err):

@@ -1,7 +1,5 @@
 """revoke-check gate: passes on the project's manifest, fails with expected vs actual lines."""
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -9,15 +7,12 @@ from junitparser import JUnitXml
 
 from revoke_check.ci.coverage import load_allow
 from revoke_check.ci.gate import GateError, run_gate
+from conftest import run_cli as run   # python -m revoke_check.cli in a child process
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = (ROOT / "manifest.toml").read_text()
 
 
-def run(*args, cwd=ROOT):
-    p = subprocess.run([sys.executable, "-m", "revoke_check.cli", *args],
-                       capture_output=True, text=True, cwd=str(cwd))
-    return p.returncode, p.stdout, p.stderr
 
 
 def entry_block(text: str, variant: str, config: str, prop: str | None = None) -> str:
