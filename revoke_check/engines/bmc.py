@@ -141,7 +141,7 @@ def bmc(model, checks, *, depth: int = DEFAULT_DEPTH, max_seconds: float | None 
 
 def _found(res, sem, cex, d: int, engine: str, t0):
     """``res`` with the counterexample ``cex = (path, bad)`` of a sat query at depth ``d``,
-    replayed on the explicit semantics; a model error whose trace does not replay keeps depth ``d``."""
+    replayed on the explicit semantics (an error that comes without a trace reports depth ``d``)."""
     path, bad = cex
     report_counterexample(res, sem, path, bad, engine)
     res.seconds = time.monotonic() - t0
