@@ -11,6 +11,7 @@ Nothing is downloaded: the build runs without isolation, the install without dep
 without an index; the fresh venv reaches the test venv's packages through a ``.pth`` line.
 """
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -38,7 +39,11 @@ def _junk(rel: Path) -> bool:
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory):
     d = tmp_path_factory.mktemp("sdist")
-    p = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "-o", str(d / "dist"), str(ROOT)],
+    # from a clean copy: a stale *.egg-info's SOURCES.txt would keep files MANIFEST.in no longer names
+    src = d / "tree"
+    shutil.copytree(ROOT, src, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "*.egg-info", "build", "dist", "__pycache__", "*_cache"))
+    p = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "-o", str(d / "dist"), str(src)],
                        capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     return d, next((d / "dist").glob("revoke_check-*.tar.gz")), next((d / "dist").glob("revoke_check-*.whl"))
