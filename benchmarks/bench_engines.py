@@ -10,13 +10,10 @@ query per kind of bad state, S seconds in all.  Prints a markdown table.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from revoke_check.run import check  # noqa: E402
+from revoke_check.run import check
 
 
 def cell(r, t):

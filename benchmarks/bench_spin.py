@@ -32,7 +32,6 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 DEFAULT = ["default@upstream", "wide@upstream", "lowpower@unrevoke-checks-engaged",
            "default2@upstream", "wide2@upstream", "wide3@upstream"]
