@@ -10,21 +10,19 @@ query per kind of bad state, S seconds in all.  Prints a markdown table.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from revoke_check.run import check  # noqa: E402
+from revoke_check.run import check
 
 
 def cell(r, t):
     if r.engine == "explicit":
         return f"{r.verdict}, {r.distinct_states} states, {t:.2f}s"
     if r.verdict == "incomplete":
+        spacer = r.engine == "spacer" and ": Spacer" in r.message
         return f"{r.message.split(';')[0].split('(')[0].split(': Spacer')[0].strip()} ({t:.1f}s)" + (
-            f", {r.message.split(': ', 1)[1].split(';')[0]}" if r.engine == "spacer" and ": Spacer" in r.message else "")
+            f", {r.message.split(': ', 1)[1].split(';')[0]}" if spacer else "")
     if r.lemmas:
         return f"{r.verdict} (proof k={r.proof}, {r.lemmas} lemmas), {t:.1f}s"
     return f"{r.verdict} (proof {r.proof}), {t:.1f}s" if r.proof else f"{r.verdict}, {t:.1f}s"

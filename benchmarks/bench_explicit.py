@@ -11,13 +11,11 @@ import resource
 import sys
 import time
 import tracemalloc
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from revoke_check.model.config import load_configs  # noqa: E402
-from revoke_check.run import build  # noqa: E402
-from revoke_check.engines.explicit import explore  # noqa: E402
+from revoke_check.model.config import load_configs
+from revoke_check.run import build
+from revoke_check.engines.explicit import explore
 
 
 def main() -> None:
@@ -27,7 +25,8 @@ def main() -> None:
     ap.add_argument("--variant", default="upstream")
     a = ap.parse_args()
     names = a.configs or list(load_configs())
-    print(f"| config | variant | verdict | distinct states | transitions | depth | build s | explore s | states/s | peak MiB (tracemalloc) |")
+    print("| config | variant | verdict | distinct states | transitions | depth | build s | explore s | states/s "
+          "| peak MiB (tracemalloc) |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in names:
         best = None

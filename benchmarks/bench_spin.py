@@ -10,10 +10,11 @@ property (its normal use).  Each run is its own process, so peak RSS is per run.
 
 Columns: states/s = distinct states / CPU seconds (user + system) of the search
 alone (building the model, generating and compiling C, and pan's compile are not
-included; CPU time rather than wall time, so that a loaded machine distorts less); B/state: compiled = its arena + parent ids + transition ids + hash
-table (allocated) per state; SPIN = pan's "actual memory usage for states" per
-state (its hash table apart, in the RSS column); Python = the growth of peak RSS
-during the search per state; RSS = peak resident set of the run's process.
+included; CPU time rather than wall time, so that a loaded machine distorts less);
+B/state: compiled = its arena + parent ids + transition ids + hash table
+(allocated) per state; SPIN = pan's "actual memory usage for states" per state
+(its hash table apart, in the RSS column); Python = the growth of peak RSS during
+the search per state; RSS = peak resident set of the run's process.
 """
 from __future__ import annotations
 
@@ -31,7 +32,6 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 DEFAULT = ["default@upstream", "wide@upstream", "lowpower@unrevoke-checks-engaged",
            "default2@upstream", "wide2@upstream", "wide3@upstream"]

@@ -7,11 +7,9 @@ import argparse
 import multiprocessing as mp
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from revoke_check.ci.difftest import random_case, run_case  # noqa: E402
+from revoke_check.ci.difftest import random_case, run_case
 
 
 def one(seed):

@@ -20,7 +20,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .schema import REQUIRED, ActorKind, Attr, ObjectKind
+from .schema import REQUIRED, ActorKind, Attr
 
 __all__ = ["Config", "Obj", "Actor", "ConfigError", "load_configs", "get_config",
            "parse_config", "config_schema", "read_config_file", "CONFIG_FILE"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .expr import BOOL, INT, TRUE, and_, ite
 from .lang import Branch, DONE, Event, NEXT, Step, step
-from .locks import NONE, resv_free, takes
+from .locks import resv_free, takes
 from .protocol import procedure
 from .config import ConfigError
 from .schema import Attr, Field, Lock, ObjectKind

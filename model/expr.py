@@ -13,7 +13,7 @@ value is an int in the state vector; booleans are 0/1 and enums are indices.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, cast
 
 __all__ = [
     "Domain", "BOOL", "INT", "ENUM", "Expr", "Var", "Const", "Op", "const",
@@ -181,7 +181,7 @@ def ite(c, a, b) -> Expr:
 
 def and_(*xs) -> Expr:
     """Conjunction, with constant folding (``and_()`` is TRUE)."""
-    out = []
+    out: list[Expr] = []
     for x in map(_e, xs):
         if isinstance(x, Const):
             if not x.value:
@@ -195,7 +195,7 @@ def and_(*xs) -> Expr:
 
 def or_(*xs) -> Expr:
     """Disjunction, with constant folding (``or_()`` is FALSE)."""
-    out = []
+    out: list[Expr] = []
     for x in map(_e, xs):
         if isinstance(x, Const):
             if x.value:
@@ -224,6 +224,7 @@ def to_python(e: Expr, state: str = "s") -> str:
         return str(e.value)
     if isinstance(e, Var):
         return f"{state}[{e.slot}]"
+    e = cast(Op, e)   # the third kind of node
     a = [to_python(x, state) for x in e.args]
     o = e.op
     if o == "not":

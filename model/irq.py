@@ -207,7 +207,7 @@ def _flags(t, name):
 
 def local_irq_save(t, name: str = "flags") -> dict:
     """``local_irq_save(flags)``: remember whether interrupts were off, disable them."""
-    c, off = cpu(t), t.v.irqs_off[cpu(t)]
+    off = t.v.irqs_off[cpu(t)]
     return {_flags(t, name): off != NONE, off: t.me}
 
 

@@ -18,10 +18,10 @@ follows), :data:`RETURN` (back to the caller) or :data:`DONE` (the thread ends).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
-from .expr import (BOOL, ENUM, Const, Domain, Expr, ExprError, Op, TRUE, Var,
+from .expr import (ENUM, Const, Domain, Expr, ExprError, Op, TRUE, Var,
                    _e, and_, ite)
 
 __all__ = [
@@ -226,7 +226,7 @@ def compile_thread(thread: str, entry: list, procs: dict, pc: Var,
     Labels become ``proc:label`` paths; the pc enum is ``done`` followed by the
     labels in program order, so the initial pc is the first statement.
     """
-    flat: list[tuple[str, str, str, Step, dict]] = []  # (glabel, proc, source, step, goto map)
+    flat: list[tuple[str, str, str, Step | None, dict]] = []  # (glabel, proc, source, step | None: a call, gotos)
 
     def inline(stmts: list, proc: str, src: str, prefix: str, cont: str, depth=0):
         if depth > 8:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .expr import TRUE, and_, ite
-from .lang import Branch, DONE, Event, NEXT, Step, step
+from .lang import Branch, DONE, Event, Step, step
 from .locks import resv_free, takes
 from .dma_buf import creator_done
 from .vfio_pci_dmabuf import fput, use

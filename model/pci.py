@@ -23,9 +23,9 @@ unchanged).
 from __future__ import annotations
 
 from .config import ConfigError
-from .expr import TRUE, and_
+from .expr import and_
 from .lang import Branch, Event, NEXT, RETURN, Step, step
-from .locks import NONE, mutex_free, mutex_lock, mutex_unlock
+from .locks import mutex_free, mutex_lock, mutex_unlock
 from .protocol import procedure
 from .schema import ActorKind, Lock
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 from .config import ConfigError
 from .expr import BOOL, and_
 from .lang import Branch, Call, Event, NEXT, RETURN, Step, step
-from .locks import down_write, rwsem_write_free, takes, up_write, zap_and_down_write
+from .locks import down_write, rwsem_write_free, up_write, zap_and_down_write
 from .protocol import procedure
 from .schema import ActorKind, Attr, Field
 

@@ -133,9 +133,8 @@ class Model:
         h.update(repr(self.init).encode())
         for t in self.transitions:
             ups = ",".join(f"{s}={to_python(e)}" for s, e in sorted(t.updates.items()))
-            h.update(f"\n{t.thread}|{t.label}|{t.pc_value}|{to_python(t.guard)}|{ups}|"
-                     f"{[(e.kind, [a if isinstance(a, (int, str)) else to_python(a) for a in e.args]) for e in t.events]}"
-                     .encode())
+            evs = [(e.kind, [a if isinstance(a, (int, str)) else to_python(a) for a in e.args]) for e in t.events]
+            h.update(f"\n{t.thread}|{t.label}|{t.pc_value}|{to_python(t.guard)}|{ups}|{evs}".encode())
         return h.hexdigest()
 
     def lock_table(self) -> dict:
@@ -199,6 +198,8 @@ class Protocol:
                   refcount: bool = False):
         """Declare a struct field: ``add_field(Field(...))`` or ``add_field(kind, name, domain, init, doc)``."""
         if not isinstance(f, Field):
+            if name is None:
+                raise ModelError(f"{self.name}: add_field({f!r}, ...) needs a field name")
             f = Field(f, name, domain, init, doc, var, refcount)
         if f.kind is not None:
             self._kind(f.kind)
@@ -215,7 +216,7 @@ class Protocol:
                              f"(known: {', '.join(LOCK_TYPES)})")
         self.locks.append(lock)
         self.add_field(Field(lock.kind, lock.name, "owner", "none", lock.doc, lock.var))
-        if lock.type == "rwsem":
+        if lock.readers_name is not None:   # an rwsem
             rd = lock.readers
             self.add_field(Field(lock.kind, lock.readers_name,
                                  lambda cfg, *k: INT(0, max(1, _resolve(rd, cfg, *k)
@@ -234,7 +235,7 @@ class Protocol:
         """Add a new procedure ``fn(t, **args)`` (or a function decorated with :func:`procedure`)."""
         if fn is None and callable(name):
             fn = name
-            name, source = fn.procedure_name, fn.procedure_source
+            name, source = getattr(fn, "procedure_name"), getattr(fn, "procedure_source")
         if name in self.procs:
             raise ModelError(f"{self.name}: procedure {name!r} exists (replace_procedure changes it)")
         if not source:
@@ -317,6 +318,7 @@ class Protocol:
             raise ConfigError("no config given")
         path, name = split_spec(spec)
         if path is None:
+            assert name is not None   # split_spec: a spec without a file is a name
             if name not in self.configs:
                 raise ConfigError(f"unknown config {name!r} (known: {', '.join(self.configs)}; "
                                   f"or FILE.toml:NAME)")
@@ -375,6 +377,10 @@ class Protocol:
         self._need(proc)
         self.edits.setdefault(proc, []).append((op, label, make))
 
+    def _bind(self, proc: str, t: Ctx) -> Callable[..., list]:
+        """``proc`` as thread ``t`` calls it: ``fn(**args)`` -> its statements."""
+        return lambda **a: self._instantiate(proc, t, a)
+
     def _instantiate(self, proc: str, t: Ctx, args: dict) -> list:
         fn, _ = self.procs[proc]
         stmts = list(fn(t, **args))
@@ -401,6 +407,7 @@ class Protocol:
             def dom(*k, f=f):
                 d = _resolve(f.domain, cfg, *k)
                 return ENUM(*owners) if d == "owner" else d
+            x: Var | Array
             if f.kind is None:
                 x = sb.var(f.var or f.name, dom(), _resolve(f.init, cfg))
             else:
@@ -425,13 +432,13 @@ class Protocol:
         v, locks = self._declare_state(sb, cfg)
         from . import irq as _irq   # interrupt context (a no-op for protocols without IRQ threads)
         irq_info = _irq.prepare(self, cfg, plan, sb, v, locks)
-        threads, transitions = [], []
+        threads: list[Thread] = []
+        transitions: list[Transition] = []
         pcs = {name: sb.var(f"pc[{name}]", ENUM(DONE), 0) for name, *_ in plan}
         v.pcs = pcs
         for name, kind, entry, args, idle in plan:
             t = Ctx(name, v, sb)
-            bound = {p: _Proc(p, (lambda p=p, t=t: lambda **a: self._instantiate(p, t, a))(),
-                              src) for p, (fn, src) in self.procs.items()}
+            bound = {p: _Proc(p, self._bind(p, t), src) for p, (fn, src) in self.procs.items()}
             if entry not in bound:
                 raise ModelError(f"{name}: entry procedure {entry!r} is not defined")
             body = [Call("entry", entry, args, goto=DONE)]
@@ -507,7 +514,8 @@ def _modules():
             mlx5_dmabuf, pci, pm_runtime, vfio_pci_rdwr]
 
 
-MODULES = "vfio_pci_core vfio_main vfio_pci_config vfio_pci_dmabuf dma_buf actors mlx5_dmabuf pci pm_runtime vfio_pci_rdwr".split()
+MODULES = ("vfio_pci_core vfio_main vfio_pci_config vfio_pci_dmabuf dma_buf actors mlx5_dmabuf pci pm_runtime "
+           "vfio_pci_rdwr").split()
 
 
 _UPSTREAM: Protocol | None = None

@@ -16,7 +16,7 @@ from pathlib import Path
 from .expr import ENUM, BOOL, TRUE, and_, ite
 from .lang import Branch, Call, DONE, Event, ModelError, NEXT, RETURN as RETURN_, Step, step
 from .locks import up_write
-from .protocol import Protocol, upstream
+from .protocol import Protocol, upstream  # noqa: F401 -- re-exported: ci/difftest.py and tests import upstream from here
 
 __all__ = ["variant", "get_protocol", "VARIANTS", "VariantError", "hot_reset_cursor"]
 
@@ -237,8 +237,10 @@ def load_variant_file(spec: str):
         raise VariantError(f"variant file {path} not found")
     modname = f"revoke_check_user_variant_{abs(hash(str(fp.resolve()))) % 10**8}"
     registered = dict(VARIANTS)  # a user's @variant must not join the built-in list
+    spec_ = importlib.util.spec_from_file_location(modname, fp)
+    if spec_ is None or spec_.loader is None:
+        raise VariantError(f"variant file {path}: not a Python source file")
     try:
-        spec_ = importlib.util.spec_from_file_location(modname, fp)
         mod = importlib.util.module_from_spec(spec_)
         sys.modules[modname] = mod
         spec_.loader.exec_module(mod)

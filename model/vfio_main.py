@@ -38,7 +38,8 @@ def pm_get(t, vdev: int, source: str) -> Step:
     return Step("pm_runtime_resume_and_get", [
         Branch(~v.d3[vdev], {use: use + 1}, note="device active"),
         Branch(and_(v.d3[vdev], rwsem_write_free(v, vdev)), {use: use + 1, v.d3[vdev]: 0},
-               events=(takes("memory_lock"),), note="suspended: vfio_pci_core_runtime_resume under memory_lock; engaged stays set"),
+               events=(takes("memory_lock"),),
+               note="suspended: vfio_pci_core_runtime_resume under memory_lock; engaged stays set"),
     ], "Take a runtime PM reference, resuming the device (its resume callback takes memory_lock).",
         source=source)
 

@@ -20,7 +20,7 @@ err_undo:
 from __future__ import annotations
 
 from .expr import BOOL, ENUM, TRUE, and_, ite, or_
-from .lang import Branch, Call, DONE, Event, NEXT, RETURN, Step, step
+from .lang import Branch, Call, Event, NEXT, RETURN, Step, step
 from .locks import (down_write, mutex_free, mutex_lock, mutex_unlock,
                     rwsem_write_free, takes, up_write, zap_and_down_write)
 from .protocol import procedure
@@ -233,7 +233,8 @@ def vfio_pci_core_runtime_suspend(t, vdev: int):
     """The PM core suspends an idle device (usage 0): the callback runs under memory_lock, then D3hot."""
     v = t.v
     return [step("rpm_suspend",
-                 "With no PM reference left, the callback takes memory_lock, and the PCI core moves the device to D3hot.",
+                 "With no PM reference left, the callback takes memory_lock, "
+                 "and the PCI core moves the device to D3hot.",
                  when=and_(v.pm_usage[vdev] == 0, ~v.d3[vdev], rwsem_write_free(v, vdev)),
                  do={v.d3[vdev]: 1}, goto="rpm_suspend", events=(takes("memory_lock"),))]
 

@@ -16,8 +16,8 @@ skip if already in the target state, then
 from __future__ import annotations
 
 from .expr import BOOL, ENUM, INT, TRUE, and_, ite, or_, const
-from .lang import Branch, Call, Event, NEXT, RETURN, DONE, Step, step
-from .locks import (NONE, down_write, mutex_free, resv_free, rwsem_write_free, takes,
+from .lang import Branch, Call, Event, RETURN, DONE, Step, step
+from .locks import (NONE, down_write, resv_free, rwsem_write_free, takes,
                     up_write)
 from .protocol import procedure
 from .schema import Attr, Field, ObjectKind
@@ -55,7 +55,8 @@ def declare(p):
                       lambda cfg, b: exists(cfg, b) and not cfg.devices[cfg.bufs[b].dev].mem,
                       "priv->revoked"))
     p.add_field(Field("buf", "kref", lambda cfg, b: INT(0, 1 + len(cfg.importers_of(b))),
-                      lambda cfg, b: int(exists(cfg, b)), "priv->kref: 1 (registered) + live sg mappings", refcount=True))
+                      lambda cfg, b: int(exists(cfg, b)), "priv->kref: 1 (registered) + live sg mappings",
+                      refcount=True))
     p.add_field(Field("buf", "comp", BOOL, 0, "priv->comp completed"))
     p.add_helper("live", live)
     p.add_helper("reachable", reachable)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .expr import BOOL, TRUE, and_, or_
+from .expr import BOOL, TRUE, and_
 from .lang import Branch, Call, DONE, Event, RETURN, Step, step
 from .locks import takes
 from .protocol import procedure
@@ -142,13 +142,13 @@ def _fault_under_mmap_lock(orig):
 def vfio_pci_bar_rw(t, vdev: int, write: bool = False):
     v = t.v
     readers = v.memory_lock_readers[vdev]
-    rd = v.mmap_lock_readers
     E = v.memory_enabled(vdev)
     q = queueing(t.cfg)
     copy = step("copy_from_user" if write else "copy_to_user",
                 "Copy the chunk between the user buffer and the bounce buffer outside memory_lock; "
                 "a fault on the user buffer takes mmap_lock for read.",
-                when=and_(mmap_read_free(v), ~v.mmap_lock_queued) if q else mmap_read_free(v), events=(takes("mmap_lock"),), source=f"{SRC}:vfio_pci_core_do_io_rw")
+                when=and_(mmap_read_free(v), ~v.mmap_lock_queued) if q else mmap_read_free(v),
+                events=(takes("mmap_lock"),), source=f"{SRC}:vfio_pci_core_do_io_rw")
     access = [
         step("down_read", "vfio_pci_core_do_io_rw: take memory_lock for read.",
              when=and_(v.memory_lock[vdev] == 0, ~v.memory_lock_queued[vdev]) if q else v.memory_lock[vdev] == 0,

@@ -105,7 +105,9 @@ class Checks:
 
 def compile_checks(m, props) -> Checks:
     """Instantiate ``props`` for model ``m``."""
-    inv, asserts, end, dead, wits, swit, twit, req = [], {}, [], [], [], [], {}, []
+    inv, end, dead, wits, swit, req = [], [], [], [], [], []
+    asserts: dict[int, list] = {}   # transition index -> [(property name, Expr)]
+    twit: dict[int, list] = {}      # transition index -> [(witness id, Expr)]
     rc: set = set()
     for p in props:
         if p.invariant:
@@ -119,7 +121,7 @@ def compile_checks(m, props) -> Checks:
                 fn = p.events.get(ev.kind)
                 if fn is not None:
                     e = fn(m, *ev.args)
-                    if not (e is TRUE):
+                    if e is not TRUE:
                         asserts.setdefault(tr.index, []).append((p.name, e))
                     if ev.kind == "refcount_dec":
                         rc.add((tr.index, ev.args[0].slot))

@@ -388,7 +388,8 @@ REFCOUNTS = Property(
     },
     at_end=_nothing_leaked,
     witnesses=(
-        Witness("buf-freed", applies=lambda m: bool(m.config.actors_of_kind("close_fd")), state=lambda m: or_(*[m.v.phase[b] == "freed" for b in range(_nb(m))])),
+        Witness("buf-freed", applies=lambda m: bool(m.config.actors_of_kind("close_fd")),
+                state=lambda m: or_(*[m.v.phase[b] == "freed" for b in range(_nb(m))])),
         Witness("kref-drained", state=lambda m: or_(*[m.v.comp[b] for b in range(_nb(m))])),
     ),
     explain=_explain_refs,

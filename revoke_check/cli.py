@@ -19,7 +19,7 @@ import click
 from revoke_check.model.config import ConfigError
 from revoke_check.model.lang import ModelError
 from revoke_check.model.variants import VariantError
-from revoke_check.properties import PROPERTIES, PropertyError
+from revoke_check.properties import PropertyError
 from revoke_check.traces.render_text import render_text
 from revoke_check.traces.trace import TraceError
 
@@ -233,7 +233,8 @@ def summary_line(r: Result) -> str:
     if r.engine not in ("explicit", "compiled"):  # z3 engines count depths, not states
         proof = f", proof {r.proof}" if r.proof is not None else ""
         depth = f"depth {r.depth}, " if r.engine != "spacer" or r.trace is not None else ""
-        return f"{r.variant} on {r.config} [{r.engine}{bound}]: {what} -- {depth}{proof.lstrip(', ')}{', ' if proof else ''}{r.seconds:.2f}s"
+        return (f"{r.variant} on {r.config} [{r.engine}{bound}]: {what} -- "
+                f"{depth}{proof.lstrip(', ')}{', ' if proof else ''}{r.seconds:.2f}s")
     return (f"{r.variant} on {r.config} [{r.engine}{bound}]: {what} -- "
             f"{r.distinct_states} distinct states, {r.transitions} transitions, "
             f"depth {r.depth}, {r.seconds:.2f}s")
@@ -257,10 +258,12 @@ def print_result(r: Result, as_json: bool):
 
 
 @main.command()
-@click.option("--config", "-c", default="default", show_default=True, shell_complete=_complete("config"), help="Named config.")
-@click.option("--variant", "-v", default="upstream", show_default=True, shell_complete=_complete("variant"), callback=_variant_opt,
-              help="Variant name, or FILE.py:NAME for a variant of your own.")
-@click.option("--property", "-p", "props", multiple=True, shell_complete=_complete("property"), help="Check only these (repeatable).")
+@click.option("--config", "-c", default="default", show_default=True, shell_complete=_complete("config"),
+              help="Named config.")
+@click.option("--variant", "-v", default="upstream", show_default=True, shell_complete=_complete("variant"),
+              callback=_variant_opt, help="Variant name, or FILE.py:NAME for a variant of your own.")
+@click.option("--property", "-p", "props", multiple=True, shell_complete=_complete("property"),
+              help="Check only these (repeatable).")
 @click.option("--engine", "-e", default="explicit", show_default=True,
               type=click.Choice(["explicit", "compiled", "bmc", "kind", "spacer", "all"]),
               help="explicit (BFS, exhaustive), compiled (the same BFS in C, built with the system C "

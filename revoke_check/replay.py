@@ -295,7 +295,7 @@ def replay(trace: Trace, sem: Semantics, fairness=None) -> ReplayResult:
         if v:
             return ReplayResult(True, k, v, path=path)
         cyc = lock_order.observe(s, tr.index) if lock_order is not None else None
-        if cyc:
+        if cyc and lock_order is not None:
             return ReplayResult(True, k, (sem.checks.lock_order[0], "lock-order",
                                           lock_order.describe(*cyc)), path=path)
         s = n
@@ -307,23 +307,23 @@ def replay(trace: Trace, sem: Semantics, fairness=None) -> ReplayResult:
             if k == len(trace.steps) or v[1] == "invariant":
                 return ReplayResult(True, k, v, path=path)
     if trace.loop is not None:
-        n = len(trace.steps)
-        if not 0 <= trace.loop <= n:
-            return ReplayResult(False, n, None, f"loop {trace.loop} outside 0..{n}", path=path)
-        if trace.loop == n:
+        nsteps = len(trace.steps)
+        if not 0 <= trace.loop <= nsteps:
+            return ReplayResult(False, nsteps, None, f"loop {trace.loop} outside 0..{nsteps}", path=path)
+        if trace.loop == nsteps:
             if not sem.stuck(s):
-                return ReplayResult(False, n, None, f"the loop does not close: the last state "
-                                    f"repeats, but a step is enabled in it", path=path)
+                return ReplayResult(False, nsteps, None, "the loop does not close: the last state "
+                                    "repeats, but a step is enabled in it", path=path)
         elif seq[trace.loop] != s:
             shown_a, shown_b = m.show(seq[trace.loop]), m.show(s)
             diff = [x for x in shown_a if shown_a[x] != shown_b[x]]
-            return ReplayResult(False, n, None, f"the loop does not close: the state after step "
-                                f"{n} differs from the state after step {trace.loop} "
+            return ReplayResult(False, nsteps, None, f"the loop does not close: the state after step "
+                                f"{nsteps} differs from the state after step {trace.loop} "
                                 f"({', '.join(diff[:3])})", path=path)
         if sem.checks is not None and sem.checks.liveness:
             from revoke_check.engines.liveness import Fairness, lasso_violation
             if fairness is None and trace.fairness:
                 fairness = Fairness(trace.fairness["default"], tuple(trace.fairness.get("strong", ())))
-            return ReplayResult(True, n, lasso_violation(sem, seq, path, trace.loop, fairness), path=path)
-        return ReplayResult(True, n, None, path=path)
+            return ReplayResult(True, nsteps, lasso_violation(sem, seq, path, trace.loop, fairness), path=path)
+        return ReplayResult(True, nsteps, None, path=path)
     return ReplayResult(True, len(trace.steps), violation_at(sem, s), path=path)

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from revoke_check.traces.trace import Trace
 
 __all__ = ["Result", "EXIT", "HOLDS", "VIOLATED", "INCOMPLETE", "ERROR", "VACUOUS"]
 
@@ -21,7 +25,7 @@ class Result:
     properties: list                 # names checked
     property: str | None = None      # the violated one
     message: str = ""
-    trace: object = None             # traces.trace.Trace
+    trace: Trace | None = None
     distinct_states: int = 0
     transitions: int = 0
     depth: int = 0

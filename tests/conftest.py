@@ -1,5 +1,18 @@
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The tests import the installed revoke_check (an editable install in a checkout, a built one
+# from an unpacked sdist), never the bare revoke_check/ beside them, which lacks model/ (that is
+# mapped in by the install).  Child processes (python -m revoke_check.cli from ROOT) likewise:
+# PYTHONSAFEPATH keeps python -m from putting the working directory first on sys.path.
+os.environ.setdefault("PYTHONSAFEPATH", "1")
+
+
+def run_cli(*args, cwd=ROOT):
+    """``python -m revoke_check.cli *args`` in a child process: (exit code, stdout, stderr)."""
+    p = subprocess.run([sys.executable, "-m", "revoke_check.cli", *args],
+                       capture_output=True, text=True, cwd=str(cwd))
+    return p.returncode, p.stdout, p.stderr

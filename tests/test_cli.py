@@ -1,15 +1,10 @@
 """The command line: verdicts, exit codes, one-line errors, JSON."""
 import json
-import subprocess
-import sys
 
 import pytest
+from conftest import run_cli as run   # python -m revoke_check.cli in a child process
 
 
-def run(*args):
-    p = subprocess.run([sys.executable, "-m", "revoke_check.cli", *args],
-                       capture_output=True, text=True, cwd=str(__import__("conftest").ROOT))
-    return p.returncode, p.stdout, p.stderr
 
 
 def test_upstream_default_holds():

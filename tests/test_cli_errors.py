@@ -1,7 +1,6 @@
 """Issue 10, items 2, 3, 5 and 7: every failure is one line on stderr with a stable
 exit code (0 holds, 1 violated, 2 usage/model error, 3 incomplete, 130 interrupted)."""
 import json
-import os
 import re
 import signal
 import subprocess
@@ -9,15 +8,11 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run_cli as run   # python -m revoke_check.cli in a child process
 
 CORPUS = ROOT / "traces" / "corpus"
 
 
-def run(*args):
-    p = subprocess.run([sys.executable, "-m", "revoke_check.cli", *args],
-                       capture_output=True, text=True, cwd=str(ROOT))
-    return p.returncode, p.stdout, p.stderr
 
 
 def one_line(err):

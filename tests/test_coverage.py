@@ -1,20 +1,15 @@
 """Vacuity and coverage: per-step firing counts, unfired steps and unreached witnesses."""
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from revoke_check.ci.coverage import AllowList, CoverageError, coverage, judge, load_allow
 from revoke_check.ci.manifest import load_manifest
+from conftest import run_cli as run   # python -m revoke_check.cli in a child process
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(*args):
-    p = subprocess.run([sys.executable, "-m", "revoke_check.cli", *args],
-                       capture_output=True, text=True, cwd=str(ROOT))
-    return p.returncode, p.stdout, p.stderr
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +112,8 @@ def test_coverage_cli_prints_per_step_counts():
     assert code == 0
     lines = out.splitlines()
     assert lines[0].startswith("upstream on wide: ") and " steps fire" in lines[0]
-    assert any(l.strip().startswith("0  close_fd.buf0 close_fd:close_fd (no fd was installed)")
-               and "(allowed)" in l for l in lines)
+    assert any(line.strip().startswith("0  close_fd.buf0 close_fd:close_fd (no fd was installed)")
+               and "(allowed)" in line for line in lines)
     assert "not explained:" not in out
 
 

@@ -1,7 +1,5 @@
 """revoke-check gate: passes on the project's manifest, fails with expected vs actual lines."""
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -9,15 +7,12 @@ from junitparser import JUnitXml
 
 from revoke_check.ci.coverage import load_allow
 from revoke_check.ci.gate import GateError, run_gate
+from conftest import run_cli as run   # python -m revoke_check.cli in a child process
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = (ROOT / "manifest.toml").read_text()
 
 
-def run(*args, cwd=ROOT):
-    p = subprocess.run([sys.executable, "-m", "revoke_check.cli", *args],
-                       capture_output=True, text=True, cwd=str(cwd))
-    return p.returncode, p.stdout, p.stderr
 
 
 def entry_block(text: str, variant: str, config: str, prop: str | None = None) -> str:
@@ -94,7 +89,8 @@ def test_variant_file_relative_to_the_manifest(tmp_path):
     ("[[check]\n", "m.toml"),
     ('[[check]]\nconfig = "default"\n', "check[0]: needs variant"),
     ('[[check]]\nconfig = "default"\nvariant = "upstream"\ncolour = 1\n', "unknown key 'colour'"),
-    ('[[check]]\nconfig = "default"\nvariant = "upstream"\nengine = "nope"\n', "check[0].engine: 'nope' is not one of explicit"),
+    ('[[check]]\nconfig = "default"\nvariant = "upstream"\nengine = "nope"\n',
+     "check[0].engine: 'nope' is not one of explicit"),
     # issue 10: a misspelt table, an empty or mistyped value
     ('[[chek]]\nconfig = "default"\nvariant = "upstream"\n', "unknown table 'chek'"),
     ('[[check]]\nconfig = "tiny"\nvariant = "upstream"\nverdict = ""\n', "check[0].verdict: '' is not one of holds"),
@@ -116,6 +112,15 @@ def test_malformed_manifest_is_one_line_exit_2(tmp_path, text, msg):
 def test_missing_manifest_is_exit_2(tmp_path):
     code, _, err = run("gate", "-m", str(tmp_path / "none.toml"))
     assert code == 2 and "No such file" in err and "Traceback" not in err
+
+
+def test_a_manifest_or_allow_list_that_is_not_utf8_is_exit_2(tmp_path):
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes('[[check]]\nconfig = "default"\nnote = "caf\u00e9"\n'.encode("latin-1"))
+    for args in (("gate", "-m", str(bad)), ("gate", "--allow", str(bad))):
+        code, _, err = run(*args)
+        assert code == 2 and "latin1.toml: 'utf-8' codec can't decode" in err, err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 def test_malformed_allow_list_is_exit_2(tmp_path):

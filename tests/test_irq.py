@@ -9,7 +9,7 @@ from revoke_check.model import irq
 from revoke_check.model.lang import DONE, Branch, Step
 from revoke_check.model.protocol import Protocol
 from revoke_check.model.schema import ActorKind, Attr, Lock
-from revoke_check.properties import Property, Witness, compile_checks
+from revoke_check.properties import Property, compile_checks
 from revoke_check.properties.irq import ALL as IRQ_RULES
 from revoke_check.engines.bmc import bmc
 from revoke_check.engines.explicit import explore
@@ -116,7 +116,7 @@ def test_no_interrupt_where_irqs_are_off_and_the_handler_runs_to_completion(one)
     m = one.build(one.config("irqsave"))
     from revoke_check.semantics import Semantics
     sem = Semantics(m, compile_checks(m, []))
-    proc, handler = m.thread("proc"), m.thread("handler")
+    assert [t.name for t in m.threads] == ["proc", "handler"]
     off, hard = m.var("irqs_off[cpu0]"), m.var("in_hardirq[cpu0]")
     seen, todo = {m.init}, [m.init]
     while todo:

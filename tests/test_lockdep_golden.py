@@ -39,4 +39,5 @@ def test_the_lock_order_rendering_is_lockdeps_shape():
 def test_the_deadlock_rendering_names_the_wait_for_cycle():
     text = (GOLDEN / "lockdep-deadlock.txt").read_text()
     assert "hot_reset [comp[buf0]] -> importer.imp0 [&dev0->memory_lock] -> hot_reset" in text
-    assert "importer.imp0 waits at importer:dma_buf_unmap_attachment for\n       &dev0->memory_lock, held by hot_reset" in text
+    assert ("importer.imp0 waits at importer:dma_buf_unmap_attachment for\n"
+            "       &dev0->memory_lock, held by hot_reset") in text

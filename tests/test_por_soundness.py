@@ -11,7 +11,6 @@ forbids release-then-get_file_active, and ``bmc --depth 5`` says "holds up to
 depth 5" although the explicit engine finds a 5-step violation.
 """
 from revoke_check.model.config import parse_config
-from revoke_check.model.expr import and_
 from revoke_check.model.lang import DONE, RETURN, Branch, Event, Step
 from revoke_check.model.variants import upstream
 from revoke_check.properties import compile_checks, get_properties

@@ -16,8 +16,6 @@ import pytest
 
 from revoke_check.model.config import load_configs
 from revoke_check.model.expr import BOOL, INT, Var
-from revoke_check.properties import compile_checks
-from revoke_check.engines.explicit import explore
 from revoke_check.ci.manifest import load_manifest
 from revoke_check.reports.promela import expr_promela, run_spin, to_promela
 from revoke_check.run import build

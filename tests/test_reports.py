@@ -1,7 +1,5 @@
 """CI reports: SARIF 2.1.0 validates against the schema, JUnit parses with one failure per violation."""
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
@@ -14,6 +12,7 @@ from revoke_check.reports.sarif import function_line, sarif_log
 from revoke_check.reports.checks import check_each
 from revoke_check.run import check
 from revoke_check.traces.render_text import render_text
+from conftest import run_cli as run   # python -m revoke_check.cli in a child process
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((Path(__file__).parent / "schemas" / "sarif-schema-2.1.0.json").read_text())
@@ -25,10 +24,6 @@ def validator():
     return cls(SCHEMA, format_checker=jsonschema.FormatChecker())
 
 
-def run(*args):
-    p = subprocess.run([sys.executable, "-m", "revoke_check.cli", *args],
-                       capture_output=True, text=True, cwd=str(ROOT))
-    return p.returncode, p.stdout, p.stderr
 
 
 @pytest.fixture(scope="module")

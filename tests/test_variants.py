@@ -50,7 +50,6 @@ def test_user_variant_file(tmp_path):
 
 
 def test_move_without_memory_lock_is_a_lock_discipline_violation():
-    from revoke_check.model.lang import Call
     from revoke_check.model.protocol import upstream
     from revoke_check.model.config import get_config
     from revoke_check.properties import compile_checks, get_properties

@@ -20,11 +20,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from revoke_check.ci.manifest import load_manifest, run_entry  # noqa: E402
+from revoke_check.ci.manifest import load_manifest, run_entry
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 

@@ -66,7 +66,7 @@ def _ctx(trace: Trace, k: int) -> str:
 
 def _header(title: str) -> list[str]:
     bar = "=" * max(len(title) + 9, 32)
-    return [bar, f"WARNING: {title}", f"revoke-check: {{variant}} on config {{config}}", "-" * len(bar)]
+    return [bar, f"WARNING: {title}", "revoke-check: {variant} on config {config}", "-" * len(bar)]
 
 
 def render_irq_report(trace: Trace) -> str:
@@ -122,7 +122,7 @@ def render_irq_report(trace: Trace) -> str:
             "       CPU0                    CPU1",
             "       ----                    ----",
             f"  lock({b});",
-            f"                               local_irq_disable();",
+            "                               local_irq_disable();",
             f"                               lock({a});",
             f"                               lock({b});",
             "  <Interrupt>",

@@ -1,7 +1,7 @@
 """The properties of the drm-sched protocol: lockdep's rules and the kill's outcome."""
 from __future__ import annotations
 
-from ..expr import FALSE, TRUE, and_, implies, or_
+from ..expr import FALSE, and_, implies, or_
 
 from revoke_check.properties import Property, Witness
 from revoke_check.properties.irq import IRQ_INCONSISTENT, IRQ_SAFE_TO_UNSAFE

@@ -26,7 +26,7 @@ from __future__ import annotations
 from revoke_check.model import actors as upstream_actors
 from revoke_check.model.config import ConfigError
 from revoke_check.model.expr import BOOL, ENUM, FALSE, TRUE, and_, implies, ite, or_
-from revoke_check.model.lang import Branch, DONE, Event, NEXT, RETURN, Step, step
+from revoke_check.model.lang import Branch, DONE, Event, RETURN, Step, step
 from revoke_check.model.locks import NONE, resv_free, rwsem_write_free, takes
 from revoke_check.model.schema import ActorKind, Attr, Field, Lock
 from revoke_check.model.vfio_pci_dmabuf import fput, invalidate, no_fences, use
@@ -56,7 +56,8 @@ def declare_state(p):
     p.add_field(Field("buf", "vma", BOOL, 0, "a VMA whose vm_file is the dma-buf file exists"))
     p.add_field(Field("buf", "vfile", BOOL, 0, "priv->vfile holds a reference on the vfio device file"))
     p.add_field(Field("buf", "zap_pending", BOOL, 0,
-                      "ghost: a revoker left OK and has not yet run unmap_mapping_range on the buf (it will zap every PTE)"))
+                      "ghost: a revoker left OK and has not yet run unmap_mapping_range on the buf "
+                      "(it will zap every PTE)"))
     if not any(lk.name == "mmap_lock" for lk in p.locks):   # mainline declares it (vfio_pci_rdwr.py)
         p.add_lock(Lock(None, "mmap_lock", "rwsem", klass="mmap_lock", var="mmap_lock",
                         expr="&mm->mmap_lock",

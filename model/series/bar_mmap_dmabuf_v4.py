@@ -124,7 +124,7 @@ def apply_v4(p):
 
 @variant("bar-mmap-dmabuf-v4")
 def bar_mmap_dmabuf_v4(p):
-    """Matt Evans, vfio/pci: Convert BAR mmap() to use a DMABUF, v4 (2026-07-01): status, BAR-mmap dma-bufs, REVOKE; no dmabuf_lock."""
+    """Matt Evans, vfio/pci: Convert BAR mmap() to use a DMABUF, v4 (2026-07-01): status, BAR-mmap dma-bufs, REVOKE; no dmabuf_lock."""  # noqa: E501 -- one line: the variant's summary in revoke-check list
     apply_v4(p)
     for name, raw in CONFIGS.items():
         p.add_config(name, raw)
@@ -132,7 +132,7 @@ def bar_mmap_dmabuf_v4(p):
 
 def revoke_ioctl_read_locked(t, buf: int):
     """RFC v2 08/10: vfio_pci_dma_buf_revoke ran the revoke under memory_lock held for *read*."""
-    from revoke_check.model.lang import Event, step
+    from revoke_check.model.lang import step
     from revoke_check.model.locks import NONE
     v = t.v
     d = t.cfg.bufs[buf].dev

@@ -25,14 +25,14 @@ unlinks under dmabuf_lock(W) instead of memory_lock(W), and cleanup holds
 dmabuf_lock(W) (inside memory_lock(W)) around its unlink walk.
 """
 from revoke_check.model.expr import ite
-from revoke_check.model.lang import Branch, DONE, Event, NEXT, Step, step
+from revoke_check.model.lang import Event, step
 from revoke_check.model.locks import NONE, resv_free, takes
 from revoke_check.model.schema import Field, Lock
 from revoke_check.model.variants import variant
 
 from . import _bar_mmap_common as common
 from .bar_mmap_dmabuf_v4 import CONFIGS, apply_v4
-from ._bar_mmap_common import DMABUF, OK, PERM, TEMP, fput, use
+from ._bar_mmap_common import DMABUF, OK, TEMP, use
 
 TITLE = "vfio/pci: Convert BAR mmap() to use a DMABUF"
 VERSION, DATE, MSGID = "v8", "2026-10-06", "20261006193643.76330-1-matt@ozlabs.org"
@@ -138,7 +138,7 @@ def apply_v8_changes(p):
 
 @variant("bar-mmap-dmabuf-v8")
 def bar_mmap_dmabuf_v8(p):
-    """Matt Evans, vfio/pci: Convert BAR mmap() to use a DMABUF, v8 (2026-10-06): v4 plus dmabuf_lock and the shadow revoked state."""
+    """Matt Evans, vfio/pci: Convert BAR mmap() to use a DMABUF, v8 (2026-10-06): v4 plus dmabuf_lock and the shadow revoked state."""  # noqa: E501 -- one line: the variant's summary in revoke-check list
     apply_v4(p)
     apply_v8_changes(p)
     for name, raw in CONFIGS.items():

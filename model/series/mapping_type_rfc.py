@@ -257,7 +257,8 @@ IOMMUFD_UNMAP_UNDER_RESV = Property(
     events={"pal_unmap": _unmap_locked},
     witnesses=(Witness("unmap-in-invalidate", applies=_has_iommufd, event=("pal_unmap", lambda m, i, ioas: and_(
         const(ioas) == 0, m.v.mapped[i]))),
-               Witness("unmap-by-ioas-unmap", applies=_has_iommufd, event=("pal_unmap", lambda m, i, ioas: const(ioas) == 1))),
+               Witness("unmap-by-ioas-unmap", applies=_has_iommufd,
+                       event=("pal_unmap", lambda m, i, ioas: const(ioas) == 1))),
 )
 
 PROPS = (PAL_MAP_NEEDS_UNREVOKED, KREF_COUNTS_MAPPINGS, IOMMUFD_UNMAP_UNDER_RESV)

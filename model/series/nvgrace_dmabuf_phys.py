@@ -18,8 +18,8 @@ and the two writers wait in a cycle.
 """
 from __future__ import annotations
 
-from revoke_check.model.expr import BOOL, TRUE, and_
-from revoke_check.model.lang import Branch, Call, Event, NEXT, RETURN, DONE, Step, step
+from revoke_check.model.expr import and_
+from revoke_check.model.lang import Branch, Event, RETURN, Step, step
 from revoke_check.model.locks import takes
 from revoke_check.model.variants import variant
 

@@ -21,9 +21,10 @@ have gone stale (the step fires now, or no longer exists).
 """
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from revoke_check.ci.schema import load_checked
 
 __all__ = ["Step", "Coverage", "coverage", "Allow", "AllowList", "load_allow", "CoverageError",
            "COVERAGE_FILE", "step_key", "Verdict", "judge"]
@@ -149,16 +150,7 @@ _ENTRY_KEYS = {"unfired": ("step", {"config", "variant", "step", "reason"}),
 def load_allow(path=None) -> AllowList:
     """Read ``coverage.toml``: ``[[target]]``, ``[[unfired]]`` and ``[[unreached]]`` entries."""
     path = Path(path or COVERAGE_FILE)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except OSError as e:
-        raise CoverageError(f"{path}: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise CoverageError(f"{path}: {e}") from None
-    from revoke_check.ci.schema import problem
-    why = problem(raw, "coverage")
-    if why:
-        raise CoverageError(f"{path}: {why}")
+    raw = load_checked(path, "coverage", CoverageError)
     extra = set(raw) - {"target", "unfired", "unreached"}
     if extra:
         raise CoverageError(f"{path}: unknown table {sorted(extra)[0]!r} "

@@ -277,7 +277,8 @@ def random_case(seed: int, tries: int = 20):
 # --- running -----------------------------------------------------------------------
 
 def _key(r) -> tuple:
-    prop = r.property if r.verdict == "violated" else ("model-error" if r.verdict == "error" and r.trace is not None else None)
+    prop = (r.property if r.verdict == "violated"
+            else "model-error" if r.verdict == "error" and r.trace is not None else None)
     return (r.verdict, prop, r.depth if r.verdict in ("violated", "error") else None)
 
 

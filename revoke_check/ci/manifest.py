@@ -8,9 +8,10 @@ distinct states, trace length).  :func:`compare` lists every difference as
 from __future__ import annotations
 
 import builtins
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from revoke_check.ci.schema import load_checked
 
 __all__ = ["Entry", "load_manifest", "run_entry", "compare", "MANIFEST", "ManifestError"]
 
@@ -54,16 +55,7 @@ _KEYS = {"config", "variant", "engine", "properties", "depth", "verdict", "prope
 
 def load_manifest(path=None) -> list[Entry]:
     path = Path(path or MANIFEST)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except OSError as e:
-        raise ManifestError(f"{path}: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ManifestError(f"{path}: {e}") from None
-    from revoke_check.ci.schema import problem
-    why = problem(raw, "manifest")
-    if why:
-        raise ManifestError(f"{path}: {why}")
+    raw = load_checked(path, "manifest", ManifestError)
     out = []
     for i, e in enumerate(raw.get("check", [])):
         extra = set(e) - _KEYS

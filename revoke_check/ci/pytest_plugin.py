@@ -29,11 +29,12 @@ text ``revoke-check check`` prints -- as the failure message.
 """
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from revoke_check.ci.schema import load_checked
 
 __all__ = ["Expectation", "RevokeCheckFailure", "expectations_of", "failure_message",
            "RevokeChecker"]
@@ -188,14 +189,7 @@ def pytest_collect_file(parent, file_path):
 
 class RevokeFile(pytest.File):
     def collect(self):
-        try:
-            raw = tomllib.loads(self.path.read_text())
-        except tomllib.TOMLDecodeError as e:
-            raise self.CollectError(f"{self.path}: {e}") from None
-        from revoke_check.ci.schema import problem
-        why = problem(raw, "expectations")
-        if why:
-            raise self.CollectError(f"{self.path}: {why}")
+        raw = load_checked(self.path, "expectations", self.CollectError)
         entries = raw.get("expect")
         if not isinstance(entries, list) or not entries:
             raise self.CollectError(f"{self.path}: no [[expect]] entries")

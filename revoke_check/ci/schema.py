@@ -10,10 +10,11 @@ an integer.)
 from __future__ import annotations
 
 import json
+import tomllib
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["problem", "SCHEMAS"]
+__all__ = ["problem", "load_checked", "SCHEMAS"]
 
 SCHEMAS = Path(__file__).with_name("schemas")
 
@@ -75,3 +76,20 @@ def problem(doc, name: str) -> str | None:
     while err.context and not (err.validator == "anyOf" and _all_required(err.schema)):
         err = jsonschema.exceptions.best_match(err.context)
     return f"{_where(err.absolute_path)}: {_say(err)}"
+
+
+def load_checked(path, name: str, error: type[Exception]) -> dict:
+    """The TOML file ``path``, parsed and checked against schema ``name``.
+
+    An unreadable file, bad TOML or a schema problem raises ``error`` with one
+    line that starts with the path."""
+    try:
+        raw = tomllib.loads(Path(path).read_text())
+    except OSError as e:
+        raise error(f"{path}: {e.strerror}") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise error(f"{path}: {e}") from None
+    why = problem(raw, name)
+    if why:
+        raise error(f"{path}: {why}")
+    return raw

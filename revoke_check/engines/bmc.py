@@ -21,7 +21,7 @@ import z3
 from revoke_check import interrupt
 from revoke_check.result import ERROR, INCOMPLETE, Result
 from revoke_check.semantics import Semantics
-from revoke_check.engines.symbolic import (bad_formulas, independent_pairs, init_formula, make_encoding,
+from revoke_check.engines.symbolic import (ask, bad_formulas, independent_pairs, init_formula, make_encoding,
                        new_solver, num_value, order_formula, state_vars, trans_formula)
 from revoke_check.engines.z3cex import choose_bad, report_counterexample
 
@@ -73,14 +73,8 @@ class Unroller:
         while self.depth < d:
             self.extend()
         state, step = self.candidates(d)
-        act = z3.Bool(f"bad@{d}", self.enc.ctx)
-        self.solver.add(z3.Implies(act, z3.Or([b.formula for b in state + step])))
-        if timeout_ms is not None:
-            self.solver.set("timeout", max(1, int(timeout_ms)))
-        r = self.solver.check(act)
+        r = ask(self.enc, self.solver, f"bad@{d}", z3.Or([b.formula for b in state + step]), timeout_ms)
         if r != z3.sat:
-            if r == z3.unsat:
-                self.solver.add(z3.Not(act))
             return r, None
         zm = self.solver.model()
         sels = [num_value(zm, x) for x in self.sels[:d]]
@@ -126,12 +120,7 @@ def bmc(model, checks, *, depth: int = DEFAULT_DEPTH, max_seconds: float | None 
         if r == z3.unsat:
             interrupt.note(depth=d)      # no violation of length <= d
         if r == z3.sat:
-            path, bad = cex
-            report_counterexample(res, sem, path, bad, "bmc")
-            res.seconds = time.monotonic() - t0
-            if res.verdict == ERROR and res.trace is None:
-                res.depth = d
-            return res
+            return _found(res, sem, cex, d, "bmc", t0)
         if r == z3.unsat and lasso_un is not None:
             left = _remaining_ms(t0, max_seconds)
             r, lasso = lasso_un.check_depth(d, left)
@@ -140,20 +129,33 @@ def bmc(model, checks, *, depth: int = DEFAULT_DEPTH, max_seconds: float | None 
                 res.seconds = time.monotonic() - t0
                 return res
             if r == z3.unknown:
-                why = lasso_un.solver.reason_unknown()
-                return _stop(res, t0, d - 1, f"z3 gave up at depth {d} ({why})"
-                             if "timeout" not in why and "canceled" not in why
-                             else f"time limit of {max_seconds:g}s reached at depth {d}")
+                return _stop(res, t0, d - 1, _gave_up(lasso_un.solver, d, max_seconds))
         if r == z3.unknown:
-            why = un.solver.reason_unknown()
-            return _stop(res, t0, d - 1, f"z3 gave up at depth {d} ({why})"
-                         if "timeout" not in why and "canceled" not in why
-                         else f"time limit of {max_seconds:g}s reached at depth {d}")
+            return _stop(res, t0, d - 1, _gave_up(un.solver, d, max_seconds))
     res.depth = depth
     res.message = f"holds up to depth {depth} (bounded model checking; not a proof for all depths)"
     res.incomplete_reason = f"depth bound {depth} reached"
     res.seconds = time.monotonic() - t0
     return res
+
+
+def _found(res, sem, cex, d: int, engine: str, t0):
+    """``res`` with the counterexample ``cex = (path, bad)`` of a sat query at depth ``d``,
+    replayed on the explicit semantics (an error that comes without a trace reports depth ``d``)."""
+    path, bad = cex
+    report_counterexample(res, sem, path, bad, engine)
+    res.seconds = time.monotonic() - t0
+    if res.verdict == ERROR and res.trace is None:
+        res.depth = d
+    return res
+
+
+def _gave_up(solver, d: int, max_seconds):
+    """Why an ``unknown`` answer at depth ``d``: the time limit, or z3's own reason."""
+    why = solver.reason_unknown()
+    if "timeout" in why or "canceled" in why:
+        return f"time limit of {max_seconds:g}s reached at depth {d}"
+    return f"z3 gave up at depth {d} ({why})"
 
 
 def _stop(res, t0, reached: int, why: str):

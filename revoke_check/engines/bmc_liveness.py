@@ -27,8 +27,8 @@ from __future__ import annotations
 import z3
 
 from revoke_check.engines.liveness import Fairness, Lasso, describe_lasso, units
-from revoke_check.engines.symbolic import (_as_bool, enabled_formula, expr_to_z3, init_formula, make_encoding,
-                       new_solver, num_value, state_vars, trans_formula)
+from revoke_check.engines.symbolic import (_as_bool, ask, enabled_formula, expr_to_z3, init_formula,
+                       make_encoding, new_solver, num_value, state_vars, trans_formula)
 
 __all__ = ["LassoUnroller"]
 
@@ -73,10 +73,10 @@ class LassoUnroller:
     def lasso_formula(self, k: int):
         """(formula, loop-start literals, per-obligation literals) of a violating lasso of ``k`` steps."""
         enc = self.enc
-        L = [z3.Bool(f"L{l}@{k}", enc.ctx) for l in range(k)]
+        L = [z3.Bool(f"L{j}@{k}", enc.ctx) for j in range(k)]
         one_hot = [z3.Or(L), z3.AtMost(*L, 1)]
-        close = [z3.Implies(L[l], z3.And([x == y for x, y in zip(self.states[l], self.states[k])]))
-                 for l in range(k)]
+        close = [z3.Implies(L[j], z3.And([x == y for x, y in zip(self.states[j], self.states[k])]))
+                 for j in range(k)]
         inloop = [z3.Or(L[:i + 1]) for i in range(k)]
         fair = []
         for ui, u in enumerate(self.units):
@@ -93,7 +93,7 @@ class LassoUnroller:
             B[k] = self.PQ[k][ob][1]
             for i in range(k - 1, -1, -1):
                 B[i] = z3.And(self.PQ[i][ob][1], B[i + 1])
-            obs.append(z3.And(z3.Or([z3.And(L[l], B[l]) for l in range(k)]),
+            obs.append(z3.And(z3.Or([z3.And(L[j], B[j]) for j in range(k)]),
                               z3.Or([z3.And(self.PQ[j][ob][0], B[j]) for j in range(k + 1)])))
         return z3.And(*one_hot, *close, *fair, z3.Or(obs)), L, obs
 
@@ -106,23 +106,17 @@ class LassoUnroller:
             self.extend()
         if k == 0 or not self.checks.liveness:
             return z3.unsat, None
-        if timeout_ms is not None:
-            self.solver.set("timeout", max(1, int(timeout_ms)))
         f, L, obs = self.lasso_formula(k)
-        act = z3.Bool(f"lasso@{k}", self.enc.ctx)
-        self.solver.add(z3.Implies(act, f))
-        r = self.solver.check(act)
+        r = ask(self.enc, self.solver, f"lasso@{k}", f, timeout_ms)
         if r != z3.sat:
-            if r == z3.unsat:
-                self.solver.add(z3.Not(act))
             return r, None
         zm = self.solver.model()
         ob = next(i for i, o in enumerate(obs) if z3.is_true(zm.eval(o, model_completion=True)))
         prop, label, _, _ = self.checks.liveness[ob]
         sels = [num_value(zm, x) for x in self.sels[:k]]
-        l = next(i for i in range(k) if z3.is_true(zm.eval(L[i], model_completion=True)))
-        stem = [x for x in sels[:l] if x != self.enc.stutter]
-        loop = [x for x in sels[l:] if x != self.enc.stutter]
+        start = next(i for i in range(k) if z3.is_true(zm.eval(L[i], model_completion=True)))
+        stem = [x for x in sels[:start] if x != self.enc.stutter]
+        loop = [x for x in sels[start:] if x != self.enc.stutter]
         return r, Lasso(prop, label, stem, loop)
 
 

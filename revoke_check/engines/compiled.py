@@ -41,7 +41,7 @@ import threading
 import time
 from pathlib import Path
 
-from revoke_check.model.expr import Const, Op, Var
+from revoke_check.model.expr import Const, Var
 from revoke_check.model.lang import ModelError
 
 from revoke_check.replay import trace_from_path, violation_at
@@ -201,7 +201,8 @@ def generate_c(model, checks, *, fp_bits: int = 64) -> str:
            "#include <stdio.h>", "#include <time.h>",
            f"#define NV {nv}", f"#define NT {nt}", f"#define NW {lay.nwords}",
            "#define UNDER_BIT (1 << 30)",
-           f"#define SB {lay.nbytes}", f"#define FP_MASK {(1 << fp_bits) - 1}ull", f"#define NWIT {max(1, len(checks.witnesses))}",
+           f"#define SB {lay.nbytes}", f"#define FP_MASK {(1 << fp_bits) - 1}ull",
+           f"#define NWIT {max(1, len(checks.witnesses))}",
            f"typedef {'uint8_t' if nt <= 256 else 'uint16_t' if nt <= 65536 else 'uint32_t'} via_t;",
            "static const int INIT[NV] = {" + ", ".join(str(int(x)) for x in model.init) + "};",
            "static const char *MODEL_NAME = \"" + f"{model.variant} on {model.config.name}"
@@ -346,7 +347,8 @@ typedef struct {
   double progress_secs;    /* <= 0: no progress lines */
   int32_t check_lock_order;
   int32_t hash_compact;    /* 1: store 64-bit fingerprints, not states (may miss states) */
-  int32_t status;          /* 0 complete, 1 violation, 2 model error, 3 state limit, 4 time limit, 5 out of memory, 6 interrupted */
+  int32_t status;          /* 0 complete, 1 violation, 2 model error, 3 state limit, 4 time limit,
+                              5 out of memory, 6 interrupted */
   int32_t vkind;           /* 1 invariant at vstate, 2 terminal at vstate, 3 step assertion, 4 lock order */
   int32_t vtrans;
   int64_t vstate;
@@ -368,7 +370,9 @@ static uint64_t arena_peak;   /* most states held in the arena at once */
 static int tbits = 10;   /* log2 of the table size */
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
-static double cpu_now(void) { struct timespec t; clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
+static double cpu_now(void) {
+  struct timespec t; clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t); return t.tv_sec + t.tv_nsec * 1e-9;
+}
 
 static inline uint64_t hash_words(const uint64_t *w) {
   uint64_t h = 0x9E3779B97F4A7C15ull;

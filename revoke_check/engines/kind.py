@@ -51,15 +51,15 @@ import time
 
 import z3
 
-from revoke_check.engines.bmc import DEFAULT_DEPTH, Unroller, _remaining_ms, _stop
+from revoke_check.engines.bmc import DEFAULT_DEPTH, Unroller, _found, _remaining_ms, _stop
 from revoke_check import interrupt
 from revoke_check.engines.explicit import explore
 from revoke_check.engines.lemmas import Oracle, strengthen
-from revoke_check.result import ERROR, HOLDS, INCOMPLETE, VACUOUS, Result
+from revoke_check.result import HOLDS, INCOMPLETE, VACUOUS, Result
 from revoke_check.semantics import Semantics
-from revoke_check.engines.symbolic import (bad_formulas, distinct_formula, make_encoding, new_solver,
+from revoke_check.engines.symbolic import (ask, bad_formulas, distinct_formula, make_encoding, new_solver,
                        order_formula, range_formula, state_vars, trans_formula)
-from revoke_check.engines.z3cex import internal_error, report_counterexample
+from revoke_check.engines.z3cex import internal_error
 
 __all__ = ["kinduction", "StepCase"]
 
@@ -96,14 +96,7 @@ class StepCase:
             self.sels.append(sel)
             self.caches.append({})
             self.bads.append(self._bad(v, self.caches[-1]))
-        act = z3.Bool(f"step@{k}", self.enc.ctx)
-        self.solver.add(z3.Implies(act, self.bads[k]))
-        if timeout_ms is not None:
-            self.solver.set("timeout", max(1, int(timeout_ms)))
-        r = self.solver.check(act)
-        if r == z3.unsat:
-            self.solver.add(z3.Not(act))
-        return r
+        return ask(self.enc, self.solver, f"step@{k}", self.bads[k], timeout_ms)
 
 
 # the oracle enumerates at most this many states (beyond, plain k-induction only)
@@ -169,13 +162,8 @@ def _plain(res, model, checks, sem, *, t0, depth, max_seconds, sort, progress):
         r, cex = base.check_depth(k, left)
         interrupt.check()
         if r == z3.sat:
-            path, bad = cex
-            report_counterexample(res, sem, path, bad, "kind")
             res.bound = k
-            res.seconds = time.monotonic() - t0
-            if res.verdict == ERROR and res.trace is None:
-                res.depth = k
-            return res
+            return _found(res, sem, cex, k, "kind", t0)
         if r == z3.unknown:
             return _stop(res, t0, k - 1, f"time limit of {max_seconds:g}s reached in the base case")
         if progress:

@@ -130,7 +130,8 @@ def spacer(model, checks, *, max_seconds: float | None = None, sem: Semantics | 
         res.verdict, res.proof, res.bound = HOLDS, "spacer", None
         res.message = f"proven for all depths by Spacer ({len(bads)} queries, one per kind of bad state)"
         return res
-    why = f"time limit of {budget:g}s reached" + ("" if max_seconds is not None else " (the default; see --max-seconds)")
+    why = f"time limit of {budget:g}s reached" + (
+        "" if max_seconds is not None else " (the default; see --max-seconds)")
     res.message = (f"{why}: Spacer proved {len(proved)} of {len(bads)} kinds of bad state unreachable; "
                    f"not decided: {', '.join(open_[:6])}{' ...' if len(open_) > 6 else ''}")
     res.incomplete_reason = why

@@ -37,7 +37,7 @@ __all__ = [
     "Encoding", "Bad", "make_encoding", "new_solver", "num_value", "bv_width", "state_vars", "expr_to_z3",
     "range_formula", "init_formula", "enabled_formula", "step_formula",
     "stutter_formula", "trans_formula", "bad_formulas", "model_error_formula",
-    "distinct_formula", "state_values", "STUTTER",
+    "distinct_formula", "state_values", "ask", "STUTTER",
 ]
 
 STUTTER = "stutter"
@@ -170,6 +170,23 @@ def new_solver(enc: Encoding):
     solver = z3.SolverFor("QF_BV", ctx=enc.ctx)
     solver.set("sat.branching.heuristic", "chb")
     return solver
+
+
+def ask(enc: Encoding, solver, name: str, formula, timeout_ms: float | None = None):
+    """One incremental query: is ``formula`` satisfiable with what ``solver`` holds?
+
+    Asked as ``check(act)`` under a fresh assumption literal ``act`` with
+    ``act -> formula`` added; after ``unsat`` the query is retired (``not act``
+    is added), so it weighs on no later query.  ``timeout_ms`` (at least 1)
+    bounds this check and the solver's later ones.  Returns the z3 result."""
+    act = z3.Bool(name, enc.ctx)
+    solver.add(z3.Implies(act, formula))
+    if timeout_ms is not None:
+        solver.set("timeout", max(1, int(timeout_ms)))
+    r = solver.check(act)
+    if r == z3.unsat:
+        solver.add(z3.Not(act))
+    return r
 
 
 # --- expressions -------------------------------------------------------------

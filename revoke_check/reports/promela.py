@@ -123,8 +123,8 @@ def run_spin(text: str, workdir, *, max_depth: int = 1_000_000, hash_bits: int =
 
     Returns ``{"stored", "matched", "transitions", "depth", "seconds", "memory_mb",
     "state_vector", "memory_mb", "states_mb", "rss_mb"}`` from pan's report
-    (``rss_mb``: pan's peak resident set, ``cpu_seconds``: its user + system time); raises :class:`SpinError` if pan reports an
-    error or a truncated search (depth limit), so a count it returns is a full one.
+    (``rss_mb``: pan's peak resident set, ``cpu_seconds``: its user + system time); raises
+    :class:`SpinError` if pan reports an error or a truncated search (depth limit), so a count it returns is a full one.
     """
     wd = Path(workdir)
     wd.mkdir(parents=True, exist_ok=True)
