@@ -133,7 +133,7 @@ def _release(t, buf):
     ]
 
 
-@procedure("dup_fd", "fs/file.c:dup_fd")
+@procedure("dup_fd", "fs/file.c:f_dupfd")
 def dup_fd(t, buf: int):
     """A second holder of the dma-buf file: takes a reference while the fd is installed, later fputs it."""
     v = t.v
@@ -143,7 +143,7 @@ def dup_fd(t, buf: int):
             Branch(v.has_fd[buf], {v.f_count[buf]: v.f_count[buf] + 1}, events=(use(buf),)),
             Branch(~v.has_fd[buf], goto=DONE, note="no fd to duplicate: -EBADF"),
         ], "dup/SCM_RIGHTS/pidfd_getfd: the new fd takes its own reference on the file.",
-            source="fs/file.c:get_file"),
+            source="include/linux/fs.h:get_file"),
         step("fput", "The duplicate is closed: fput.", do=put, events=(ev, use(buf)), goto=DONE,
              source=f"{FS}:fput"),
     ]
@@ -160,7 +160,7 @@ def o_path_open(t, buf: int):
                    note="the magic link resolves to the dma-buf file's path"),
             Branch(~v.has_fd[buf], goto=DONE, note="the fd is gone: -ENOENT"),
         ], "open(\"/proc/<pid>/fd/<n>\", O_PATH) takes a path reference on the dma-buf file's dentry.",
-            source="fs/proc/base.c:proc_fd_link"),
+            source="fs/proc/fd.c:proc_fd_link"),
         step("path_put", "The O_PATH file is closed: path_put drops the dentry reference.",
              do={refs: refs - 1}, goto=DONE, source="fs/namei.c:path_put"),
     ]
