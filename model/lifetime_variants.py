@@ -1,4 +1,4 @@
-"""Synthetic mutants of the lifetimes model (issue 11 item 1): each breaks one reference.
+"""Mutants of the lifetimes model (issue 11 item 1), each breaking one reference, and of SR-IOV (item 6).
 
 They show that ``refcounts`` sees a use after free and a double put on
 ``-c file-lifetimes`` (and, for the last one, on any config with an importer).
@@ -56,3 +56,24 @@ def importer_double_put(p):
         return stmts
     p.replace_procedure("importer", importer)
 
+
+
+@variant("sriov-enable-outside-the-lock", fixed_by="upstream")
+def sriov_enable_outside_the_lock(p):
+    """sriov_configure as first posted for review (Abhishek Sahu, 2022): D0 under memory_lock, then
+    pci_enable_sriov after up_write, with vfio_pci_set_power_state refusing D3hot only once
+    pci_num_vf() is non-zero.  A PCI_PM_CTRL D3hot write between the two puts the PF in D3hot
+    and the VFs are then enabled below it (Alex Williamson's review: memory_lock must cover
+    pci_enable_sriov, or a flag set under it must)."""
+    inner = p.procs["vfio_pci_core_sriov_configure"][0]
+
+    def configure(t, vdev, disable):
+        stmts = inner(t, vdev, disable)
+        v = t.v
+        for s in stmts:
+            if s.label == "vfio_pci_set_power_state":
+                del s.branches[0].do[v.sriov_active[vdev]]
+            if s.label == "pci_enable_sriov":
+                s.branches[0].do[v.sriov_active[vdev]] = 1   # pci_num_vf() > 0 from here
+        return stmts
+    p.replace_procedure("vfio_pci_core_sriov_configure", configure)

@@ -50,6 +50,7 @@ def declare(p):
                               "an SR-IOV VF (pdev->no_command_memory: the MEM bit does not gate its decode)"))
     p.add_field(Field("device", "sriov_active", BOOL, 0,
                       "vdev->sriov_active: sriov_configure is enabling VFs or has enabled them"))
+    p.add_field(Field("device", "vfs_enabled", BOOL, 0, "pci_num_vf(pdev) > 0: the PF's VFs exist"))
     k = next(i for i, f in enumerate(p.fields) if f.name == "pm_usage")
     old = p.fields[k]
     p.fields[k] = replace(old, domain=lambda cfg, d, od=old.domain: INT(
@@ -158,7 +159,8 @@ def vfio_pci_core_sriov_configure(t, vdev: int, disable: bool):
              do={v.pm_ctrl_d3[vdev]: 0, v.sriov_active[vdev]: 1, **unlock},
              events=(uev,), source=f"{CORE}:vfio_pci_set_power_state"),
         Step("pci_enable_sriov", [
-            Branch(goto=NEXT if disable else DONE, choice="VFs enabled", note="return nr_virtfn"),
+            Branch(do={v.vfs_enabled[vdev]: 1}, goto=NEXT if disable else DONE, choice="VFs enabled",
+                   note="return nr_virtfn"),
             Branch(do={**({use: use - 1} if pm else {}), v.sriov_active[vdev]: 0}, goto=DONE,
                    choice="enable fails", note="pm_runtime_put; sriov_active = false without memory_lock"),
         ], "Enable the VFs outside memory_lock (may fail).", source="drivers/pci/iov.c:pci_enable_sriov"),
@@ -167,5 +169,6 @@ def vfio_pci_core_sriov_configure(t, vdev: int, disable: bool):
         out.append(step("pci_disable_sriov",
                         "sriov_numvfs = 0: remove the VFs, drop the PM reference, sriov_active = false "
                         "(without memory_lock: a racing D3hot write at most gets -EBUSY).",
-                        do={**({use: use - 1} if pm else {}), v.sriov_active[vdev]: 0}, goto=DONE, source=src))
+                        do={**({use: use - 1} if pm else {}), v.sriov_active[vdev]: 0, v.vfs_enabled[vdev]: 0},
+                        goto=DONE, source=src))
     return out

@@ -652,7 +652,32 @@ BUF_USABLE_ONLY_WHILE_DECODING = Property(
 )
 
 
+# --- pf-powered-while-vfs-exist (SR-IOV, model/vfio_pci_sriov.py) -------------------
+
+PF_POWERED_WHILE_VFS_EXIST = Property(
+    "pf-powered-while-vfs-exist",
+    """A PF whose VFs exist is in D0.
+
+    vfio_pci_core_sriov_configure's comment: the PF power state should always
+    be higher than the VF power state.  Neither a PCI_PM_CTRL write nor
+    runtime suspend may leave the PF in D3hot while pci_num_vf() > 0
+    (sriov_active makes vfio_pci_set_power_state refuse D3hot from before
+    pci_enable_sriov; the PM reference sriov_configure keeps stops runtime
+    suspend).
+    """,
+    invariant=lambda m: and_(*[implies(m.v.vfs_enabled[d], and_(~m.v.d3[d], ~m.v.pm_ctrl_d3[d]))
+                               for d in range(_nd(m))]),
+    witnesses=(
+        Witness("vfs-enabled", state=lambda m: or_(*[m.v.vfs_enabled[d] for d in range(_nd(m))]),
+                applies=lambda m: bool(m.config.actors_of_kind("sriov_configure"))),
+    ),
+    explain=lambda m, st: "; ".join(f"{d.name} has VFs but is in D3hot" for d in m.config.devices
+                                    if st.get(f"vfs_enabled[{d.name}]")
+                                    and (st[f"d3[{d.name}]"] or st.get(f"pm_ctrl_d3[{d.name}]"))),
+)
+
+
 ALL = [NO_MAPPING_SURVIVES_RESET, NO_CPU_MAPPING_WHILE_DISABLED, LOW_POWER_KEEPS_BUFS_REVOKED,
        UNDO_RESTORES_EVERY_REVOKE, REVOKED_MEANS_UNMAPPED,
        LOCK_DISCIPLINE, LOCK_ORDER, NO_UNOPENED_VCONFIG_ACCESS, REFCOUNTS, DEADLOCK_FREE,
-       BUF_USABLE_ONLY_WHILE_DECODING, *LIVENESS]
+       BUF_USABLE_ONLY_WHILE_DECODING, PF_POWERED_WHILE_VFS_EXIST, *LIVENESS]

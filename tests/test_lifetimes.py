@@ -16,7 +16,8 @@ from revoke_check.model.variants import get_protocol
 from revoke_check.properties import Property, Witness, compile_checks, get_properties
 from revoke_check.run import check
 
-NEW_FIELDS = ("dentry_refs", "file_freed", "dev_file", "unregistered", "vdev_freed", "sriov_active")
+NEW_FIELDS = ("dentry_refs", "file_freed", "dev_file", "unregistered", "vdev_freed", "sriov_active",
+              "vfs_enabled")
 
 
 def _run(config, variant="upstream", props=("refcounts",), engine="explicit", depth=None):
@@ -146,3 +147,15 @@ def test_sriov_configs_are_checked():
                        "actors": [{"kind": "sriov_configure", "dev": "v"}]})
     with pytest.raises(ConfigError, match="no SR-IOV capability"):
         p.build(p.config("x"))
+
+
+def test_the_pf_stays_in_d0_while_its_vfs_exist_and_the_unlocked_enable_breaks_it():
+    _, r = _run("sriov", props=("pf-powered-while-vfs-exist",))
+    assert (r.verdict, r.distinct_states) == ("holds", 15900), r.message
+    assert r.witnesses["pf-powered-while-vfs-exist/vfs-enabled"]
+    _, r = _run("sriov", "sriov-enable-outside-the-lock", props=("pf-powered-while-vfs-exist",))
+    assert (r.verdict, len(r.trace), r.distinct_states) == ("violated", 11, 1513)
+    labels = [s.label for s in r.trace.steps]
+    d3 = [k for k, lb in enumerate(labels) if lb.endswith("vfio_lock_and_set_power_state:vfio_pci_set_power_state")]
+    assert d3 and labels[-1] == "vfio_pci_core_sriov_configure:pci_enable_sriov"
+    assert labels.index("vfio_pci_core_sriov_configure:vfio_pci_set_power_state") < d3[0]
