@@ -60,7 +60,7 @@ def importer_double_put(p):
 
 @variant("sriov-enable-outside-the-lock", fixed_by="upstream")
 def sriov_enable_outside_the_lock(p):
-    """sriov_configure as first posted for review (Abhishek Sahu, 2022): D0 under memory_lock, then
+    """sriov_configure as posted for review in Abhishek Sahu's runtime PM series: D0 under memory_lock, then
     pci_enable_sriov after up_write, with vfio_pci_set_power_state refusing D3hot only once
     pci_num_vf() is non-zero.  A PCI_PM_CTRL D3hot write between the two puts the PF in D3hot
     and the VFs are then enabled below it (Alex Williamson's review: memory_lock must cover
