@@ -63,8 +63,8 @@ def sriov_enable_outside_the_lock(p):
     """sriov_configure as posted for review in Abhishek Sahu's runtime PM series: D0 under memory_lock, then
     pci_enable_sriov after up_write, with vfio_pci_set_power_state refusing D3hot only once
     pci_num_vf() is non-zero.  A PCI_PM_CTRL D3hot write between the two puts the PF in D3hot
-    and the VFs are then enabled below it (Alex Williamson's review: memory_lock must cover
-    pci_enable_sriov, or a flag set under it must)."""
+    and the VFs are then enabled below it (Alex Williamson's review asked for memory_lock
+    across pci_enable_sriov; 40ef3edf151e later set sriov_active under the lock instead)."""
     inner = p.procs["vfio_pci_core_sriov_configure"][0]
 
     def configure(t, vdev, disable):
