@@ -25,7 +25,7 @@ from __future__ import annotations
 from .config import ConfigError
 from .expr import BOOL, INT, and_
 from .lang import Branch, DONE, Event, Step, step
-from .locks import rwsem_write_free, down_write, up_write, takes
+from .locks import down_write, rwsem_write_free, up_write
 from .protocol import procedure
 from .schema import ActorKind, Attr, Field
 from .vfio_pci_dmabuf import fput, use
