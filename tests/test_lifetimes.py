@@ -159,3 +159,19 @@ def test_the_pf_stays_in_d0_while_its_vfs_exist_and_the_unlocked_enable_breaks_i
     d3 = [k for k, lb in enumerate(labels) if lb.endswith("vfio_lock_and_set_power_state:vfio_pci_set_power_state")]
     assert d3 and labels[-1] == "vfio_pci_core_sriov_configure:pci_enable_sriov"
     assert labels.index("vfio_pci_core_sriov_configure:vfio_pci_set_power_state") < d3[0]
+
+
+def test_a_move_reaches_get_file_active_on_a_freed_struct_file():
+    """kernel-2026 §2.4's window: __fput has freed dmabuf->file, the dentry (held by the O_PATH
+    open) has not been released, and the buf is still on vdev->dmabufs when a move walks it."""
+    from revoke_check.model.expr import or_
+
+    def window(m):
+        v = m.v
+        at = [th.pc == k for th in m.threads for k, n in enumerate(th.pc.domain.names)
+              if "get_file_active(buf0)" in n]
+        return and_(v.file_freed[0], v.phase[0] == "listed", or_(*at))
+    prop = Property("window", "The freed-file window is reachable.",
+                    witnesses=(Witness("move-reads-freed-file", state=window),))
+    _, r = _run("file-lifetimes", props=[prop])
+    assert r.verdict == "holds" and r.witnesses["window/move-reads-freed-file"]
