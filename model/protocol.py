@@ -508,14 +508,16 @@ def _modules():
     from . import (actors, dma_buf, vfio_main, vfio_pci_config, vfio_pci_core,
                    vfio_pci_dmabuf)
     from . import mlx5_dmabuf, pci, pm_runtime, vfio_pci_rdwr
+    from . import dma_buf_file, vfio_pci_sriov, vfio_unregister
     # declaration order is the state layout: the kernel files from the device up;
     # the issue-11 fidelity modules come last so that older configs keep their layout
     return [vfio_pci_core, vfio_main, vfio_pci_config, vfio_pci_dmabuf, dma_buf, actors,
-            mlx5_dmabuf, pci, pm_runtime, vfio_pci_rdwr]
+            mlx5_dmabuf, pci, pm_runtime, vfio_pci_rdwr, vfio_unregister, dma_buf_file,
+            vfio_pci_sriov]
 
 
 MODULES = ("vfio_pci_core vfio_main vfio_pci_config vfio_pci_dmabuf dma_buf actors mlx5_dmabuf pci pm_runtime "
-           "vfio_pci_rdwr").split()
+           "vfio_pci_rdwr vfio_unregister dma_buf_file vfio_pci_sriov").split()
 
 
 _UPSTREAM: Protocol | None = None

@@ -514,3 +514,6 @@ def config_write_error_unrevokes(p: Protocol):
 
 # the 2026 series are built-in variants too (model/series/ registers them on import)
 _load_builtin_series()
+
+# the lifetimes mutants (issue 11 item 1) register themselves on import
+from . import lifetime_variants  # noqa: E402,F401

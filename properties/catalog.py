@@ -318,8 +318,16 @@ def _reg_balanced(m):
     files = [implies(or_(m.v.phase[b] == "exported", m.v.phase[b] == "listed",
                          m.v.phase[b] == "unlisted"), e)
              for b, e in enumerate(files) if e is not None]
-    return and_(*[v.registration[d] == 1 + _sum_bool([v.priv_vdev[b] for b in _bufs(m, d)])
+    return and_(*[v.registration[d] == _reg_base(m, d) + _sum_bool([v.priv_vdev[b] for b in _bufs(m, d)])
                   for d in range(_nd(m))], *files)
+
+
+def _reg_base(m, d):
+    """The registration references not held by bufs: the base one until unregistration
+    drops it, and the open device file's (modelled in ``lifetimes`` configs only)."""
+    from revoke_check.model.expr import ite
+    v = m.v
+    return ite(v.unregistered[d], 0, 1) + ite(v.dev_file[d], 1, 0)
 
 
 def _sum_bool(xs):
@@ -334,7 +342,8 @@ def _nothing_leaked(m):
     v = m.v
     return and_(*[implies(~v.has_fd[b], or_(v.phase[b] == "none", v.phase[b] == "freed"))
                   for b in range(_nb(m))],
-                *[implies(~v.open[d], v.registration[d] == 1) for d in range(_nd(m))])
+                *[implies(and_(~v.open[d], ~v.dev_file[d]), v.registration[d] == _reg_base(m, d))
+                  for d in range(_nd(m))])
 
 
 def _explain_refs(m, st):
@@ -359,7 +368,12 @@ def _explain_refs(m, st):
             out.append(f"{b.name} is never freed: no fd, f_count {st[f'f_count[{b.name}]']}, "
                        f"phase {st[f'phase[{b.name}]']}")
     for d in m.config.devices:
-        if st[f"registration[{d.name}]"] != 1 + sum(
+        base = (0 if st.get(f"unregistered[{d.name}]") else 1) + int(bool(st.get(f"dev_file[{d.name}]")))
+        if st.get(f"vdev_freed[{d.name}]"):
+            held = [b.name for b in m.config.bufs if m.config.devices[b.dev] is d and st[f"priv_vdev[{b.name}]"]]
+            out.append(f"{d.name} is freed" + (f" while priv->vdev of {', '.join(held)} still points to it"
+                                                 if held else ""))
+        if st[f"registration[{d.name}]"] != base + sum(
                 st[f"priv_vdev[{b.name}]"] for b in m.config.bufs if m.config.devices[b.dev] is d):
             out.append(f"registration[{d.name}] is {st[f'registration[{d.name}]']}")
     return "; ".join(out)
@@ -371,10 +385,15 @@ REFCOUNTS = Property(
 
     The dma-buf file count, priv->kref and the vfio_device registration count
     never drop below zero (nor below the base reference); no step touches a
-    freed buf; the registration count is 1 + the bufs whose priv->vdev is set;
-    the file count is the fd table's reference plus those the running threads
-    hold (a thread that returns owning one leaks it); and once every fd is
-    closed and the device closed, every buf is freed.
+    freed buf (priv, the dma_buf) and no step dereferences a freed device
+    (``deref_vdev``: ``priv->vdev`` in release, the device file's put): a use
+    after free is a refcounts violation, the count that should have kept the
+    object alive being the one at fault; the registration count is 1 (until
+    unregistration drops it) + the open device file (``lifetimes`` configs) +
+    the bufs whose priv->vdev is set; the file count is the fd table's
+    reference plus those the running threads hold (a thread that returns
+    owning one leaks it); and once every fd is closed and the device closed,
+    every buf is freed.
     """,
     invariant=_reg_balanced,
     events={
@@ -383,6 +402,8 @@ REFCOUNTS = Property(
         "kref_get": lambda m, b: each(b, _nb(m), lambda k: m.v.kref[k] > 0),
         "put_registration": lambda m, d: each(d, _nd(m), lambda k: m.v.registration[k] > 1),
         "use": lambda m, b: each(b, _nb(m), lambda k: m.v.phase[k] != "freed"),
+        # a step that dereferences priv->vdev (or the device otherwise): the device is not freed
+        "deref_vdev": lambda m, d: each(d, _nd(m), lambda k: ~m.v.vdev_freed[k]),
         # any step that lowers a field declared refcount=True: it must not go below zero
         "refcount_dec": lambda m, x, e: x.domain.lo <= e,
     },
@@ -391,6 +412,10 @@ REFCOUNTS = Property(
         Witness("buf-freed", applies=lambda m: bool(m.config.actors_of_kind("close_fd")),
                 state=lambda m: or_(*[m.v.phase[b] == "freed" for b in range(_nb(m))])),
         Witness("kref-drained", state=lambda m: or_(*[m.v.comp[b] for b in range(_nb(m))])),
+        Witness("device-freed-after-release", applies=lambda m: bool(m.config.actors_of_kind("unregister")),
+                state=lambda m: or_(*[and_(m.v.vdev_freed[m.config.bufs[b].dev], m.v.phase[b] == "freed",
+                                           m.v.file_freed[b])
+                                      for b in range(_nb(m))])),
     ),
     explain=_explain_refs,
 )
@@ -628,7 +653,32 @@ BUF_USABLE_ONLY_WHILE_DECODING = Property(
 )
 
 
+# --- pf-powered-while-vfs-exist (SR-IOV, model/vfio_pci_sriov.py) -------------------
+
+PF_POWERED_WHILE_VFS_EXIST = Property(
+    "pf-powered-while-vfs-exist",
+    """A PF whose VFs exist is in D0.
+
+    vfio_pci_core_sriov_configure's comment: the PF power state should always
+    be higher than the VF power state.  Neither a PCI_PM_CTRL write nor
+    runtime suspend may leave the PF in D3hot while pci_num_vf() > 0
+    (sriov_active makes vfio_pci_set_power_state refuse D3hot from before
+    pci_enable_sriov; the PM reference sriov_configure keeps stops runtime
+    suspend).
+    """,
+    invariant=lambda m: and_(*[implies(m.v.vfs_enabled[d], and_(~m.v.d3[d], ~m.v.pm_ctrl_d3[d]))
+                               for d in range(_nd(m))]),
+    witnesses=(
+        Witness("vfs-enabled", state=lambda m: or_(*[m.v.vfs_enabled[d] for d in range(_nd(m))]),
+                applies=lambda m: bool(m.config.actors_of_kind("sriov_configure"))),
+    ),
+    explain=lambda m, st: "; ".join(f"{d.name} has VFs but is in D3hot" for d in m.config.devices
+                                    if st.get(f"vfs_enabled[{d.name}]")
+                                    and (st[f"d3[{d.name}]"] or st.get(f"pm_ctrl_d3[{d.name}]"))),
+)
+
+
 ALL = [NO_MAPPING_SURVIVES_RESET, NO_CPU_MAPPING_WHILE_DISABLED, LOW_POWER_KEEPS_BUFS_REVOKED,
        UNDO_RESTORES_EVERY_REVOKE, REVOKED_MEANS_UNMAPPED,
        LOCK_DISCIPLINE, LOCK_ORDER, NO_UNOPENED_VCONFIG_ACCESS, REFCOUNTS, DEADLOCK_FREE,
-       BUF_USABLE_ONLY_WHILE_DECODING, *LIVENESS]
+       BUF_USABLE_ONLY_WHILE_DECODING, PF_POWERED_WHILE_VFS_EXIST, *LIVENESS]

@@ -1,0 +1,174 @@
+"""SR-IOV (kernel-2026 §3 item 4): the PF's sriov_configure and a VF's no_command_memory.
+
+* ``sriov_configure`` -- writing ``sriov_numvfs`` of a PF bound to vfio-pci
+  (drivers/vfio/pci/vfio_pci_core.c:vfio_pci_core_sriov_configure, with
+  40ef3edf151e): ``pm_runtime_resume_and_get`` (kept while VFs exist);
+  memory_lock(W); ``vfio_pci_set_power_state(D0)``; ``sriov_active = true``;
+  up_write; ``pci_enable_sriov`` outside the lock (on failure
+  ``pm_runtime_put`` and ``sriov_active = false`` without the lock).  No
+  move: bufs a PCI_PM_CTRL D3hot revoked stay revoked although memory is
+  enabled again.  With ``disable = true`` the actor then writes 0:
+  ``pci_disable_sriov``, ``pm_runtime_put``, ``sriov_active = false``.
+* ``vfio_pci_set_power_state`` to D3hot returns -EBUSY while ``sriov_active``
+  (drivers/vfio/pci/vfio_pci_core.c): a PM_CTRL D3hot write then revokes,
+  fails, finds memory enabled and un-revokes.  Only configs with a
+  ``sriov_configure`` actor on the device get this branch.
+* A VF (``vf = true`` on a device): ``pdev->no_command_memory``, so
+  ``__vfio_pci_memory_enabled`` ignores the virtual MEM bit (the VF's decode
+  is the PF's VF MSE bit).  A PCI_COMMAND write with MEM = 0
+  (drivers/vfio/pci/vfio_pci_config.c:vfio_basic_config_write) still zaps
+  and revokes, then finds memory enabled and un-revokes in the same
+  critical section; BAR faults keep mapping.  The VF's dependence on the
+  PF's power state and VF MSE is not modelled (a VF config has no PF).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .config import ConfigError
+from .expr import BOOL, INT, and_
+from .lang import Branch, Call, DONE, Event, NEXT, Step, step
+from .locks import down_write, rwsem_write_free, up_write
+from .protocol import procedure
+from .schema import ActorKind, Attr, Field
+
+CORE = "drivers/vfio/pci/vfio_pci_core.c"
+CONFIG = "drivers/vfio/pci/vfio_pci_config.c"
+
+
+def _sriov_actors(cfg, d=None):
+    return [a for a in cfg.actors_of_kind("sriov_configure") if d is None or a.target == d]
+
+
+def is_vf(cfg, d) -> bool:
+    return bool(cfg.devices[d].vf)
+
+
+def declare(p):
+    """The vf attribute, sriov_active, the sriov_configure actor; VF-aware memory_enabled and E."""
+    p.add_attr("device", Attr("vf", "bool", False,
+                              "an SR-IOV VF (pdev->no_command_memory: the MEM bit does not gate its decode)"))
+    p.add_field(Field("device", "sriov_active", BOOL, 0,
+                      "vdev->sriov_active: sriov_configure is enabling VFs or has enabled them"))
+    p.add_field(Field("device", "vfs_enabled", BOOL, 0, "pci_num_vf(pdev) > 0: the PF's VFs exist"))
+    k = next(i for i, f in enumerate(p.fields) if f.name == "pm_usage")
+    old = p.fields[k]
+    p.fields[k] = replace(old, domain=lambda cfg, d, od=old.domain: INT(
+        0, od(cfg, d).hi + len(_sriov_actors(cfg, d))))
+    me, E = p.helpers["memory_enabled"], p.helpers["E"]
+
+    def memory_enabled(v, d):
+        """``__vfio_pci_memory_enabled``: for a VF (no_command_memory) the MEM bit is not read."""
+        if not is_vf(v.cfg, d):
+            return me(v, d)
+        return and_(~v.d3[d], ~v.pm_ctrl_d3[d])
+
+    def E2(v, d):
+        if not is_vf(v.cfg, d):
+            return E(v, d)
+        return and_(v.open[d], v.vconfig[d], ~v.d3[d], ~v.pm_ctrl_d3[d])
+    p.add_helper("memory_enabled", memory_enabled, replace=True)
+    p.add_helper("E", E2, replace=True)
+    p.add_actor_kind(ActorKind(
+        "sriov_configure", "vfio_pci_core_sriov_configure", "device",
+        lambda cfg, a: {"vdev": a.target, "disable": a.disable},
+        params=(Attr("disable", "bool", False, "then write 0 to sriov_numvfs (pci_disable_sriov)"),),
+        doc="echo N > sriov_numvfs on a PF bound to vfio-pci: vfio_pci_core_sriov_configure"))
+    p.replace_step("vfio_basic_config_write", "vfio_default_config_write", _vf_write)
+    p.insert_before("vfio_basic_config_write", "up_write", _vf_unrevoke)
+    p.replace_step("vfio_lock_and_set_power_state", "vfio_pci_set_power_state", _d3_busy)
+    p.insert_before("vfio_lock_and_set_power_state", "up_write", _busy_unrevoke)
+    p.add_config_check(_check)
+
+
+def _check(cfg):
+    for a in cfg.actors:
+        if a.kind == "sriov_configure" and is_vf(cfg, a.target):
+            raise ConfigError(f"{cfg.name}: actor {a.name}: a VF has no SR-IOV capability")
+        if a.kind == "pm_ctrl_write" and is_vf(cfg, a.target):
+            raise ConfigError(f"{cfg.name}: actor {a.name}: PCI_PM_CTRL writes to a VF are not modelled")
+        if a.kind in ("hot_reset",) and any(d.vf for d in cfg.devices):
+            raise ConfigError(f"{cfg.name}: actor {a.name}: hot reset with VFs is not modelled")
+
+
+def _vf_write(t, vdev, mem):
+    """On a VF a MEM = 0 write is followed by the memory_enabled test, which reads true."""
+    from .vfio_pci_config import vfio_basic_config_write
+    s = next(x for x in vfio_basic_config_write(t, vdev, mem) if x.label == "vfio_default_config_write")
+    if mem or not is_vf(t.cfg, vdev):
+        return s
+    E = t.v.memory_enabled(vdev)
+    out = []
+    for b in s.branches:
+        if b.do:   # the successful write
+            out += [Branch(and_(b.when, E), b.do, NEXT, b.choice, b.events,
+                           "VF: memory still enabled (no_command_memory): un-revoke"),
+                    Branch(and_(b.when, ~E), b.do, "up_write", b.choice, b.events,
+                           "VF: memory disabled (D3hot)")]
+        else:
+            out.append(b)
+    return Step(s.label, out, s.doc + " A VF's MEM bit does not gate its decode (no_command_memory).",
+                s.source)
+
+
+def _vf_unrevoke(t, vdev, mem):
+    if mem or not is_vf(t.cfg, vdev):
+        return []
+    return Call("unrevoke", "vfio_pci_dma_buf_move", {"vdev": vdev, "revoked": False})
+
+
+def _d3_busy(t, vdev, d3):
+    """To D3hot while sriov_active: -EBUSY, the device stays in D0; then the memory_enabled test."""
+    from .pm_runtime import vfio_lock_and_set_power_state
+    s = next(x for x in vfio_lock_and_set_power_state(t, vdev, d3) if x.label == "vfio_pci_set_power_state")
+    if not d3 or not _sriov_actors(t.cfg, vdev):
+        return s
+    v = t.v
+    act = v.sriov_active[vdev]
+    for b in s.branches:
+        b.when = and_(b.when, ~act)
+    E = v.memory_enabled(vdev)
+    ev = (Event("mem_enabled_eval", (vdev,)),)
+    s.branches += [
+        Branch(and_(act, E), goto=NEXT, events=ev, note="sriov_active: -EBUSY, still D0; memory enabled: un-revoke"),
+        Branch(and_(act, ~E), goto="up_write", events=ev, note="sriov_active: -EBUSY; memory disabled"),
+    ]
+    return s
+
+
+def _busy_unrevoke(t, vdev, d3):
+    if not d3 or not _sriov_actors(t.cfg, vdev):
+        return []
+    return Call("unrevoke", "vfio_pci_dma_buf_move", {"vdev": vdev, "revoked": False})
+
+
+@procedure("vfio_pci_core_sriov_configure", f"{CORE}:vfio_pci_core_sriov_configure")
+def vfio_pci_core_sriov_configure(t, vdev: int, disable: bool):
+    from .vfio_main import pm_get
+    v, cfg = t.v, t.cfg
+    src = f"{CORE}:vfio_pci_core_sriov_configure"
+    use = v.pm_usage[vdev]
+    unlock, uev = up_write(t, vdev)
+    pm = cfg.runtime_pm
+    out = [pm_get(t, vdev, src)] if pm else []
+    out += [
+        step("down_write", "The PF must be in D0 before its VFs exist: take memory_lock for write.",
+             when=rwsem_write_free(v, vdev), do=down_write(t, vdev), source=src),
+        step("vfio_pci_set_power_state",
+             "Set the PF to D0 (no move: bufs a PM_CTRL D3hot revoked stay revoked), sriov_active = true, up_write.",
+             do={v.pm_ctrl_d3[vdev]: 0, v.sriov_active[vdev]: 1, **unlock},
+             events=(uev,), source=f"{CORE}:vfio_pci_set_power_state"),
+        Step("pci_enable_sriov", [
+            Branch(do={v.vfs_enabled[vdev]: 1}, goto=NEXT if disable else DONE, choice="VFs enabled",
+                   note="return nr_virtfn"),
+            Branch(do={**({use: use - 1} if pm else {}), v.sriov_active[vdev]: 0}, goto=DONE,
+                   choice="enable fails", note="pm_runtime_put; sriov_active = false without memory_lock"),
+        ], "Enable the VFs outside memory_lock (may fail).", source="drivers/pci/iov.c:pci_enable_sriov"),
+    ]
+    if disable:
+        out.append(step("pci_disable_sriov",
+                        "sriov_numvfs = 0: remove the VFs, drop the PM reference, sriov_active = false "
+                        "(without memory_lock: a racing D3hot write at most gets -EBUSY).",
+                        do={**({use: use - 1} if pm else {}), v.sriov_active[vdev]: 0, v.vfs_enabled[vdev]: 0},
+                        goto=DONE, source=src))
+    return out
