@@ -1,0 +1,201 @@
+"""Partial-order reduction for the breadth-first explorers: ample sets from footprints.
+
+The footprints are those of the z3 engines' reduction
+(:func:`revoke_check.engines.symbolic._footprint`: the slots a transition reads,
+counting its guard, its updates and every check attached to it -- step
+assertions and step witnesses), with two conservative changes: a counter
+increment counts as a read and a write (two increments of one counter are
+dependent here, so a domain overflow is never moved), and a transition that
+takes a lock reads every lock owner slot when lock-order is checked (lockdep's
+"held" set).  Two transitions of different threads are independent when
+neither writes a slot the other reads or writes.
+
+In a state ``s`` the search expands, instead of every enabled transition, the
+enabled transitions ``A`` of one thread ``T`` at its pc ``v`` when
+
+* C0: ``A`` is not empty;
+* C1 (persistence): every transition of ``T`` at ``v`` (enabled or not) is
+  independent of every transition another thread can still take (its
+  transitions reachable in its control-flow graph from its current pc).  So no
+  path from ``s`` outside ``A`` touches what ``A`` reads or writes, and the
+  disabled transitions of ``T`` at ``v`` stay disabled;
+* C2 (visibility): no transition in ``A`` is visible: none can change the value
+  of an invariant or of a state witness (proved by z3 per transition, over all
+  states within the domains: ``en_u(s) => e(s) = e(u(s))``);
+* C3 (cycle proviso, breadth-first form): every successor by ``A`` is a state
+  not seen before.  Every cycle of the reduced graph closes on a state seen
+  before, so every cycle has a fully expanded state.
+
+Otherwise ``s`` is fully expanded.  Why this is sound, per kind of check
+(``w = t1..tn`` a path of the full graph from ``s``; at ``s`` either some ``ti``
+is in ``A`` -- the first such commutes to the front (C1), leaving a shorter
+word -- or every ``a`` in ``A`` is independent of all of ``w``, so ``w`` is
+still executable after ``a``, reads the same values in every footprint, and
+``a`` is invisible (C2); C3 forbids the second case forever, since an endless
+walk closes a cycle whose fully expanded state enables ``t1``):
+
+* step assertions, step witnesses, domain overflows and reference-count
+  underflows, lock-order edges: each is a function of the transition and the
+  values in its footprint; the last step of ``w`` fires from a reduced state
+  with the same footprint values, so the same violation, witness or lockdep
+  edge (held classes, acquired class) appears.  The reduced search also checks
+  these for *every* enabled transition of an expanded state, not only ``A``;
+* invariants and state witnesses: the state after ``w`` is reached up to
+  invisible transitions, which change no invariant or witness value;
+* deadlock and at-end: for a terminal end state the second case cannot occur
+  (``a`` would still be enabled there), so the very same terminal state is
+  reached;
+* vacuity: witnesses as above; coverage counts differ (reported as such);
+* liveness: not preserved by this (no fairness-aware proviso): the explorers
+  refuse ``--por`` for liveness properties and say so.
+
+A reduced search does not keep shortest paths: the explorer re-runs a search
+without POR bounded to the depth of the violation found, which reports a
+shortest one (every reduced state is reachable, so the unreduced search finds
+a violation no deeper).
+"""
+from __future__ import annotations
+
+import z3
+
+from revoke_check.model.expr import Const, variables
+from revoke_check.engines.symbolic import _as_bool, _as_num, _footprint, expr_to_z3, make_encoding
+
+__all__ = ["Por"]
+
+
+def footprints(model, checks):
+    """[(reads, writes)] per transition, as used for independence here."""
+    owners = set()
+    acq = set()
+    if checks.lock_order:
+        from revoke_check.properties.lock_order import LockOrder
+        lo = LockOrder.of(model)
+        owners = {x for x, _ in lo.owner_slots}
+        acq = set(lo.acquires)
+    out = []
+    for tr in model.transitions:
+        r, w, c = _footprint(tr, checks)
+        r, w = r | c, w | c
+        if tr.index in acq:
+            r = r | owners
+        out.append((frozenset(r), frozenset(w)))
+    return out
+
+
+def visible_transitions(model, checks) -> set:
+    """Transitions that may change the value of an invariant or a state witness."""
+    obs = [e for _, e in checks.invariants] + [e for _, e in checks.state_witness]
+    if not obs:
+        return set()
+    reads = [{v.slot for v in variables(e)} for e in obs]
+    enc = make_encoding(model, checks, "int")
+    s = [enc.num(f"s{v.slot}") for v in model.vars]
+    solver = z3.Solver()
+    for v, x in zip(model.vars, s):
+        solver.add(enc.val(v.domain.lo) <= x, x <= enc.val(v.domain.hi))
+    cache: dict = {}
+    out = set()
+    for tr in model.transitions:
+        w = set(tr.updates)
+        es = [e for e, r in zip(obs, reads) if r & w]
+        if not es:
+            continue
+        t = list(s)
+        for i, u in tr.updates.items():
+            t[i] = _as_num(enc, expr_to_z3(enc, u, s, cache))
+        tcache: dict = {}
+        en = z3.And(s[tr.pc_slot] == enc.val(tr.pc_value), _as_bool(expr_to_z3(enc, tr.guard, s, cache)))
+        dom = [z3.And(enc.val(model.vars[i].domain.lo) <= t[i], t[i] <= enc.val(model.vars[i].domain.hi))
+               for i in tr.updates]
+        ch = z3.Or([_as_bool(expr_to_z3(enc, e, s, cache)) != _as_bool(expr_to_z3(enc, e, t, tcache))
+                    for e in es])
+        solver.push()
+        solver.add(en, *dom, ch)
+        if solver.check() != z3.unsat:
+            out.add(tr.index)
+        solver.pop()
+    return out
+
+
+class Por:
+    """Precomputed ample-set data for one model and its checks."""
+
+    def __init__(self, model, checks):
+        self.model = model
+        fp = footprints(model, checks)
+        n = len(model.transitions)
+        self.visible = visible_transitions(model, checks)
+        self.vis_mask = sum(1 << t for t in self.visible)
+        tidx = {th.name: k for k, th in enumerate(model.threads)}
+        self.thread_of = [tidx[tr.thread] for tr in model.transitions]
+        self.pc_slots = [th.pc.slot for th in model.threads]
+        at: dict = {}
+        for tr in model.transitions:
+            at.setdefault((self.thread_of[tr.index], tr.pc_value), []).append(tr.index)
+        self.at = at
+        # dep[t]: transitions of other threads dependent on t; enablers[t]: transitions of
+        # other threads that write a slot t's guard reads (they may enable it)
+        self.dep, self.enablers = [], []
+        for t, tr in enumerate(model.transitions):
+            rt, wt = fp[t]
+            g = {v.slot for v in variables(tr.guard)}
+            dm = em = 0
+            for u in range(n):
+                if self.thread_of[u] == self.thread_of[t]:
+                    continue
+                ru, wu = fp[u]
+                if (wt & (ru | wu)) or (wu & rt):
+                    dm |= 1 << u
+                if wu & g:
+                    em |= 1 << u
+            self.dep.append(dm)
+            self.enablers.append(em)
+        self.at_mask = {kv: sum(1 << t for t in tis) for kv, tis in at.items()}
+        self.nthreads = len(model.threads)
+        self.n = n
+
+    def stubborn(self, s, seed: int, enabled: int) -> int:
+        """The stubborn closure (D1, D2) of the transitions at thread ``seed``'s pc, as a mask."""
+        pcs = [s[x] for x in self.pc_slots]
+        here = [self.at_mask.get((k, pcs[k]), 0) for k in range(self.nthreads)]
+        S = here[seed]
+        todo = S
+        while todo:
+            t = (todo & -todo).bit_length() - 1
+            todo &= todo - 1
+            if (enabled >> t) & 1:
+                add = self.dep[t]        # D1: whatever may interfere with t before it runs
+            else:
+                k = self.thread_of[t]
+                # D2: t's thread must move first (it is elsewhere), or a write must enable it
+                add = here[k] | (self.enablers[t] if pcs[k] == self.model.transitions[t].pc_value else 0)
+            new = add & ~S
+            S |= new
+            todo |= new
+        return S
+
+    def ample(self, s, succ, is_new):
+        """The entries of ``succ`` ([(ti, next)]) to expand in ``s``; ``is_new(next)``
+        says a successor has not been seen (C3)."""
+        threads = {self.thread_of[ti] for ti, _ in succ}
+        if len(threads) <= 1:
+            return succ
+        enabled = 0
+        for ti, _ in succ:
+            enabled |= 1 << ti
+        best, best_n = None, None
+        for k in sorted(threads):
+            S = self.stubborn(s, k, enabled) & enabled
+            if S == enabled:
+                continue
+            cnt = bin(S).count("1")
+            if best is not None and cnt >= best_n:
+                continue
+            if S & self.vis_mask:                      # C2
+                continue
+            es = [e for e in succ if (S >> e[0]) & 1]
+            if not all(n is not None and is_new(n) for _, n in es):   # C3
+                continue
+            best, best_n = es, cnt
+        return best if best is not None else succ
