@@ -58,14 +58,15 @@ from __future__ import annotations
 
 import z3
 
-from revoke_check.model.expr import Const, variables
+from revoke_check.model.expr import Const, Op, to_python, variables
 from revoke_check.engines.symbolic import _as_bool, _as_num, _footprint, expr_to_z3, make_encoding
 
 __all__ = ["Por"]
 
 
-def footprints(model, checks):
-    """[(reads, writes)] per transition, as used for independence here."""
+def footprints(model, checks, attached: bool = True):
+    """[(reads, writes)] per transition, as used for independence here.  ``attached=False``
+    leaves out the reads of the step assertions and witnesses: unsound, for the tests only."""
     owners = set()
     acq = set()
     if checks.lock_order:
@@ -75,7 +76,7 @@ def footprints(model, checks):
         acq = set(lo.acquires)
     out = []
     for tr in model.transitions:
-        r, w, c = _footprint(tr, checks)
+        r, w, c = _footprint(tr, checks if attached else None)
         r, w = r | c, w | c
         if tr.index in acq:
             r = r | owners
@@ -83,49 +84,94 @@ def footprints(model, checks):
     return out
 
 
+def _conjuncts(e, out):
+    if isinstance(e, Op) and e.op == "and":
+        for a in e.args:
+            _conjuncts(a, out)
+    else:
+        out.append(e)
+    return out
+
+
+_VISIBLE_MEMO: dict = {}
+
+
 def visible_transitions(model, checks) -> set:
-    """Transitions that may change the value of an invariant or a state witness."""
-    obs = [e for _, e in checks.invariants] + [e for _, e in checks.state_witness]
+    """Transitions that may change the value of an invariant or a state witness.
+
+    Per conjunct of each (a conjunction changes only if a conjunct does), and only
+    for the conjuncts that read a slot the transition writes: z3 looks for a state
+    within the domains where the transition is enabled, its successor is within the
+    domains, and the conjunct's value differs.  Results are memoised per
+    (transition, conjunct) text, which variants of one config share."""
+    obs: dict = {}
+    for _, e in list(checks.invariants) + list(checks.state_witness):
+        for x in _conjuncts(e, []):
+            obs.setdefault(to_python(x), x)
     if not obs:
         return set()
-    reads = [{v.slot for v in variables(e)} for e in obs]
-    enc = make_encoding(model, checks, "int")
-    s = [enc.num(f"s{v.slot}") for v in model.vars]
-    solver = z3.Solver()
-    for v, x in zip(model.vars, s):
-        solver.add(enc.val(v.domain.lo) <= x, x <= enc.val(v.domain.hi))
+    obs = list(obs.items())
+    reads = [{v.slot for v in variables(e)} for _, e in obs]
+    doms = tuple((v.domain.lo, v.domain.hi) for v in model.vars)
+    enc = solver = s = None
     cache: dict = {}
     out = set()
     for tr in model.transitions:
         w = set(tr.updates)
-        es = [e for e, r in zip(obs, reads) if r & w]
+        es = [(txt, e) for (txt, e), r in zip(obs, reads) if r & w]
         if not es:
             continue
-        t = list(s)
-        for i, u in tr.updates.items():
-            t[i] = _as_num(enc, expr_to_z3(enc, u, s, cache))
-        tcache: dict = {}
-        en = z3.And(s[tr.pc_slot] == enc.val(tr.pc_value), _as_bool(expr_to_z3(enc, tr.guard, s, cache)))
-        dom = [z3.And(enc.val(model.vars[i].domain.lo) <= t[i], t[i] <= enc.val(model.vars[i].domain.hi))
-               for i in tr.updates]
-        ch = z3.Or([_as_bool(expr_to_z3(enc, e, s, cache)) != _as_bool(expr_to_z3(enc, e, t, tcache))
-                    for e in es])
-        solver.push()
-        solver.add(en, *dom, ch)
-        if solver.check() != z3.unsat:
-            out.add(tr.index)
-        solver.pop()
+        key0 = (doms, tr.pc_slot, tr.pc_value, to_python(tr.guard),
+                tuple(sorted((i, to_python(u)) for i, u in tr.updates.items())))
+        todo = []
+        for txt, e in es:
+            hit = _VISIBLE_MEMO.get((key0, txt))
+            if hit is None:
+                todo.append((txt, e))
+            elif hit:
+                out.add(tr.index)
+                break
+        else:
+            if not todo:
+                continue
+            if enc is None:
+                enc = make_encoding(model, checks, "int")
+                s = [enc.num(f"s{v.slot}") for v in model.vars]
+                solver = z3.Solver()
+                for v, x in zip(model.vars, s):
+                    solver.add(enc.val(v.domain.lo) <= x, x <= enc.val(v.domain.hi))
+            t = list(s)
+            for i, u in tr.updates.items():
+                t[i] = _as_num(enc, expr_to_z3(enc, u, s, cache))
+            en = z3.And(s[tr.pc_slot] == enc.val(tr.pc_value), _as_bool(expr_to_z3(enc, tr.guard, s, cache)))
+            dom = [z3.And(enc.val(model.vars[i].domain.lo) <= t[i], t[i] <= enc.val(model.vars[i].domain.hi))
+                   for i in tr.updates]
+            solver.push()
+            solver.add(en, *dom)
+            for txt, e in todo:
+                ch = _as_bool(expr_to_z3(enc, e, s, cache)) != _as_bool(expr_to_z3(enc, e, t, {}))
+                solver.push()
+                solver.add(ch)
+                vis = solver.check() != z3.unsat
+                solver.pop()
+                _VISIBLE_MEMO[(key0, txt)] = vis
+                if vis:
+                    out.add(tr.index)
+                    break
+            solver.pop()
     return out
 
 
 class Por:
     """Precomputed ample-set data for one model and its checks."""
 
-    def __init__(self, model, checks):
+    def __init__(self, model, checks, *, naive: str = ""):
+        """``naive``: "visibility" (no C2) or "attached" (footprints without the step
+        assertions' reads) -- the unsound reductions the tests show missing violations."""
         self.model = model
-        fp = footprints(model, checks)
+        fp = footprints(model, checks, attached=naive != "attached")
         n = len(model.transitions)
-        self.visible = visible_transitions(model, checks)
+        self.visible = set() if naive == "visibility" else visible_transitions(model, checks)
         self.vis_mask = sum(1 << t for t in self.visible)
         tidx = {th.name: k for k, th in enumerate(model.threads)}
         self.thread_of = [tidx[tr.thread] for tr in model.transitions]
@@ -154,6 +200,7 @@ class Por:
         self.at_mask = {kv: sum(1 << t for t in tis) for kv, tis in at.items()}
         self.nthreads = len(model.threads)
         self.n = n
+        self._memo: dict = {}
 
     def stubborn(self, s, seed: int, enabled: int) -> int:
         """The stubborn closure (D1, D2) of the transitions at thread ``seed``'s pc, as a mask."""
@@ -178,24 +225,29 @@ class Por:
     def ample(self, s, succ, is_new):
         """The entries of ``succ`` ([(ti, next)]) to expand in ``s``; ``is_new(next)``
         says a successor has not been seen (C3)."""
-        threads = {self.thread_of[ti] for ti, _ in succ}
-        if len(threads) <= 1:
-            return succ
         enabled = 0
         for ti, _ in succ:
             enabled |= 1 << ti
-        best, best_n = None, None
-        for k in sorted(threads):
-            S = self.stubborn(s, k, enabled) & enabled
-            if S == enabled:
-                continue
-            cnt = bin(S).count("1")
-            if best is not None and cnt >= best_n:
-                continue
-            if S & self.vis_mask:                      # C2
-                continue
+        threads = sorted({self.thread_of[ti] for ti, _ in succ})
+        if len(threads) <= 1:
+            return succ
+        pcs = tuple(s[x] for x in self.pc_slots)
+        key = (pcs, enabled)
+        cands = self._memo.get(key)
+        if cands is None:     # the closures depend on the pcs and the enabled set only
+            cands = []
+            for k in threads:
+                mine = enabled & self.at_mask.get((k, pcs[k]), 0)
+                if mine & self.vis_mask:                       # C2 (a partial set is invisible)
+                    continue
+                S = self.stubborn(s, k, enabled) & enabled
+                if S != enabled and not (S & self.vis_mask):   # C2 for the whole set
+                    cands.append(S)
+            cands.sort(key=lambda m: bin(m).count("1"))
+            if len(self._memo) < 1_000_000:
+                self._memo[key] = cands
+        for S in cands:
             es = [e for e in succ if (S >> e[0]) & 1]
-            if not all(n is not None and is_new(n) for _, n in es):   # C3
-                continue
-            best, best_n = es, cnt
-        return best if best is not None else succ
+            if all(n is not None and is_new(n) for _, n in es):   # C3
+                return es
+        return succ
