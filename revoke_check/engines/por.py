@@ -148,8 +148,10 @@ def visible_transitions(model, checks) -> set:
                    for i in tr.updates]
             solver.push()
             solver.add(en, *dom)
+            sub = [(s[i], t[i]) for i in tr.updates]
             for txt, e in todo:
-                ch = _as_bool(expr_to_z3(enc, e, s, cache)) != _as_bool(expr_to_z3(enc, e, t, {}))
+                es_ = _as_bool(expr_to_z3(enc, e, s, cache))
+                ch = es_ != z3.substitute(es_, *sub)
                 solver.push()
                 solver.add(ch)
                 vis = solver.check() != z3.unsat
@@ -183,20 +185,28 @@ class Por:
         # dep[t]: transitions of other threads dependent on t; enablers[t]: transitions of
         # other threads that write a slot t's guard reads (they may enable it)
         self.dep, self.enablers = [], []
+        readers: dict = {}
+        writers: dict = {}
+        for t, (r, w) in enumerate(fp):
+            for x in r:
+                readers[x] = readers.get(x, 0) | (1 << t)
+            for x in w:
+                writers[x] = writers.get(x, 0) | (1 << t)
+        own = {}
+        for t in range(n):
+            own[self.thread_of[t]] = own.get(self.thread_of[t], 0) | (1 << t)
         for t, tr in enumerate(model.transitions):
             rt, wt = fp[t]
-            g = {v.slot for v in variables(tr.guard)}
             dm = em = 0
-            for u in range(n):
-                if self.thread_of[u] == self.thread_of[t]:
-                    continue
-                ru, wu = fp[u]
-                if (wt & (ru | wu)) or (wu & rt):
-                    dm |= 1 << u
-                if wu & g:
-                    em |= 1 << u
-            self.dep.append(dm)
-            self.enablers.append(em)
+            for x in wt:      # u reads or writes what t writes
+                dm |= readers.get(x, 0) | writers.get(x, 0)
+            for x in rt:      # u writes what t reads
+                dm |= writers.get(x, 0)
+            for v in variables(tr.guard):
+                em |= writers.get(v.slot, 0)
+            mine = own[self.thread_of[t]]
+            self.dep.append(dm & ~mine)
+            self.enablers.append(em & ~mine)
         self.at_mask = {kv: sum(1 << t for t in tis) for kv, tis in at.items()}
         self.nthreads = len(model.threads)
         self.n = n
