@@ -209,24 +209,69 @@ class Por:
             self.enablers.append(em & ~mine)
         self.at_mask = {kv: sum(1 << t for t in tis) for kv, tis in at.items()}
         self.nthreads = len(model.threads)
+        # control flow: pc values a thread can still reach from pc v (v included), the
+        # transitions it can still take from there, and each transition's target pc values
+        self.pc_reach, self.live = [], []
+        self.target = [None] * n
+        for k, th in enumerate(model.threads):
+            succ: dict = {}
+            for tr in model.transitions:
+                if self.thread_of[tr.index] != k:
+                    continue
+                tgt = tr.updates.get(tr.pc_slot)
+                nxt = {tgt.value} if isinstance(tgt, Const) else \
+                    set(range(th.pc.domain.lo, th.pc.domain.hi + 1))
+                self.target[tr.index] = nxt
+                succ.setdefault(tr.pc_value, set()).update(nxt)
+            reach, live = {}, {}
+            for v in range(th.pc.domain.lo, th.pc.domain.hi + 1):
+                seen, todo = {v}, [v]
+                while todo:
+                    x = todo.pop()
+                    for y in succ.get(x, ()):
+                        if y not in seen:
+                            seen.add(y)
+                            todo.append(y)
+                reach[v] = seen
+                live[v] = sum(self.at_mask.get((k, x), 0) for x in seen)
+            self.pc_reach.append(reach)
+            self.live.append(live)
         self.n = n
         self._memo: dict = {}
 
     def stubborn(self, s, seed: int, enabled: int) -> int:
-        """The stubborn closure (D1, D2) of the transitions at thread ``seed``'s pc, as a mask."""
+        """The stubborn closure (D1, D2) of the transitions at thread ``seed``'s pc, as a mask.
+
+        Only transitions a thread can still take (control-flow reachable from its pc) are
+        added: the others never fire from ``s`` on, so they cannot interfere.  For a
+        disabled transition ``u`` of a thread elsewhere, the necessary enabling set is the
+        thread's transitions at its pc from whose target ``u``'s pc is reachable."""
         pcs = [s[x] for x in self.pc_slots]
         here = [self.at_mask.get((k, pcs[k]), 0) for k in range(self.nthreads)]
+        live = 0
+        for k in range(self.nthreads):
+            live |= self.live[k].get(pcs[k], 0)
+        trs = self.model.transitions
         S = here[seed]
         todo = S
         while todo:
             t = (todo & -todo).bit_length() - 1
             todo &= todo - 1
             if (enabled >> t) & 1:
-                add = self.dep[t]        # D1: whatever may interfere with t before it runs
+                add = self.dep[t] & live     # D1: whatever may interfere with t before it runs
             else:
                 k = self.thread_of[t]
-                # D2: t's thread must move first (it is elsewhere), or a write must enable it
-                add = here[k] | (self.enablers[t] if pcs[k] == self.model.transitions[t].pc_value else 0)
+                v = trs[t].pc_value
+                if pcs[k] == v:              # D2: a write of another thread enables it, or its
+                    add = (self.enablers[t] & live) | here[k]    # thread leaves v (and comes back)
+                else:                        # D2: its thread must first move towards v
+                    add = 0
+                    h = here[k]
+                    while h:
+                        w = (h & -h).bit_length() - 1
+                        h &= h - 1
+                        if any(v in self.pc_reach[k][y] for y in self.target[w]):
+                            add |= 1 << w
             new = add & ~S
             S |= new
             todo |= new
