@@ -136,7 +136,7 @@ def test_symmetric_violation_trace_is_concrete_and_shortest():
     both = explore_reduced(m, c, symmetry=True, por=True)
     assert (both.verdict, both.property, len(both.trace)) == ("violated", "revoked-means-unmapped",
                                                               len(full.trace))
-    assert both.reductions["shortest_search"]["how"] == "symmetry only"
+    assert both.reductions["shortest_search"]["how"] == "without por, symmetry kept"
     assert replay(both.trace, Semantics(m, c)).ok
 
 

@@ -269,7 +269,7 @@ def _shortest_again(model, checks, sem, r, L, symmetry, sym, max_seconds, engine
     if symmetry:
         again = explore_reduced(model, checks, symmetry=True, por=False, max_depth=L, sem=sem,
                                 max_seconds=max_seconds, engine=engine, _sym=sym)
-        how = "symmetry only"
+        how = "without por, symmetry kept"
     else:
         from revoke_check.engines.explicit import explore
         again = explore(model, checks, max_seconds=max_seconds, sem=sem, max_depth=L)
