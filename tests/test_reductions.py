@@ -101,6 +101,11 @@ def test_compiled_symmetry_stores_the_same_representatives():
     r = c_explore(m, c, symmetry=True)
     assert r.verdict == "holds" and r.distinct_states == 6464      # 27,400 without (pinned)
     assert r.reductions["symmetry"] and "imp0<->imp1" in r.reductions["notes"][0]
+    m, c = _bench("default-imp2")
+    full, red = c_explore(m, c), c_explore(m, c, symmetry=True)
+    assert (full.verdict, red.verdict) == ("holds", "holds")
+    assert (full.distinct_states, red.distinct_states) == (49597, 30327)    # pinned
+    assert red.reductions["notes"] == ["symmetric: imp0<->imp1"]
 
 
 def test_a_property_naming_one_importer_breaks_the_symmetry():

@@ -35,7 +35,10 @@ still executable after ``a``, reads the same values in every footprint, and
 walk closes a cycle whose fully expanded state enables ``t1``):
 
 * step assertions, step witnesses, domain overflows and reference-count
-  underflows, lock-order edges: each is a function of the transition and the
+  underflows, lock-order edges (lock-order is neither made visible nor left
+  out of POR: a lockdep edge is ``held classes -> acquired class`` at a
+  lock-taking step, and the held classes are the lock owner slots, which are
+  in that step's footprint): each is a function of the transition and the
   values in its footprint; the last step of ``w`` fires from a reduced state
   with the same footprint values, so the same violation, witness or lockdep
   edge (held classes, acquired class) appears.  The reduced search also checks
