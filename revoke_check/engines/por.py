@@ -11,14 +11,21 @@ takes a lock reads every lock owner slot when lock-order is checked (lockdep's
 neither writes a slot the other reads or writes.
 
 In a state ``s`` the search expands, instead of every enabled transition, the
-enabled transitions ``A`` of one thread ``T`` at its pc ``v`` when
+enabled part ``A`` of a stubborn set ``S`` (Valmari), grown from the transitions
+at one thread's pc (:meth:`Por.stubborn`):
 
-* C0: ``A`` is not empty;
-* C1 (persistence): every transition of ``T`` at ``v`` (enabled or not) is
-  independent of every transition another thread can still take (its
-  transitions reachable in its control-flow graph from its current pc).  So no
-  path from ``s`` outside ``A`` touches what ``A`` reads or writes, and the
-  disabled transitions of ``T`` at ``v`` stay disabled;
+* D1: for an enabled ``t`` in ``S``, every transition of another thread that
+  depends on ``t`` and that its thread can still take (control-flow reachable
+  from its current pc) is in ``S``, and so are the other transitions of ``t``'s
+  thread at its pc (they share the pc);
+* D2: for a disabled ``u`` in ``S``, a necessary enabling set is in ``S``: if
+  ``u``'s thread is at ``u``'s pc, the other threads' transitions that write a
+  slot ``u``'s guard reads plus its own transitions there (it may leave and
+  come back); else its transitions at its current pc from whose target ``u``'s
+  pc is reachable (it must move first);
+* C0: ``A`` is not empty (the seed thread has an enabled transition);
+* C1 (persistence) follows from D1 and D2: no path from ``s`` outside ``S``
+  enables a transition of ``S`` or touches what an enabled one reads or writes;
 * C2 (visibility): no transition in ``A`` is visible: none can change the value
   of an invariant or of a state witness (proved by z3 per transition, over all
   states within the domains: ``en_u(s) => e(s) = e(u(s))``);
@@ -26,7 +33,8 @@ enabled transitions ``A`` of one thread ``T`` at its pc ``v`` when
   not seen before.  Every cycle of the reduced graph closes on a state seen
   before, so every cycle has a fully expanded state.
 
-Otherwise ``s`` is fully expanded.  Why this is sound, per kind of check
+If no seed gives such an ``A`` smaller than the enabled set, ``s`` is fully
+expanded.  Why this is sound, per kind of check
 (``w = t1..tn`` a path of the full graph from ``s``; at ``s`` either some ``ti``
 is in ``A`` -- the first such commutes to the front (C1), leaving a shorter
 word -- or every ``a`` in ``A`` is independent of all of ``w``, so ``w`` is
@@ -261,7 +269,9 @@ class Por:
             t = (todo & -todo).bit_length() - 1
             todo &= todo - 1
             if (enabled >> t) & 1:
-                add = self.dep[t] & live     # D1: whatever may interfere with t before it runs
+                # D1: whatever may interfere with t before it runs, including the other steps
+                # of its own thread at this pc (they share the pc: each disables the other)
+                add = (self.dep[t] & live) | here[self.thread_of[t]]
             else:
                 k = self.thread_of[t]
                 v = trs[t].pc_value
