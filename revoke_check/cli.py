@@ -235,8 +235,11 @@ def summary_line(r: Result) -> str:
         depth = f"depth {r.depth}, " if r.engine != "spacer" or r.trace is not None else ""
         return (f"{r.variant} on {r.config} [{r.engine}{bound}]: {what} -- "
                 f"{depth}{proof.lstrip(', ')}{', ' if proof else ''}{r.seconds:.2f}s")
+    red = r.reductions or {}
+    tag = "+".join(x for x in ("symmetry", "por") if red.get(x))
     return (f"{r.variant} on {r.config} [{r.engine}{bound}]: {what} -- "
-            f"{r.distinct_states} distinct states, {r.transitions} transitions, "
+            f"{r.distinct_states} distinct states" + (f" ({tag})" if tag else "") +
+            f", {r.transitions} transitions, "
             f"depth {r.depth}, {r.seconds:.2f}s")
 
 
@@ -247,6 +250,12 @@ def print_result(r: Result, as_json: bool):
     click.echo(summary_line(r))
     if r.message and r.verdict != "violated":
         click.echo(f"  {r.message}")
+    red = r.reductions or {}
+    for note in red.get("notes", ()):
+        click.echo(f"  {note}")
+    if red.get("shortest_search"):
+        x = red["shortest_search"]
+        click.echo(f"  shortest trace: a search {x['how']} to depth {x['depth']} ({x['states']} states)")
     if r.invariant:
         click.echo("  inductive invariant (the conjunction of):" if r.verdict == "holds" else
                    "  invariants of the queries that were proved:")
@@ -281,6 +290,12 @@ def print_result(r: Result, as_json: bool):
 @click.option("--hash-compaction", is_flag=True,
               help="compiled: store 64-bit fingerprints only (less memory; may miss states, so "
                    "no violation is reported as incomplete, exit 3, never holds).")
+@click.option("--symmetry", is_flag=True,
+              help="explicit/compiled: store one state per orbit of interchangeable objects (proved "
+                   "by z3; the result says which); the trace stays a shortest concrete one.")
+@click.option("--por", is_flag=True,
+              help="explicit: partial-order reduction (ample sets, visibility and cycle provisos); a "
+                   "violation is re-searched without it to report a shortest trace.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--trace-out", type=click.Path(dir_okay=False), default=None,
@@ -296,7 +311,7 @@ def print_result(r: Result, as_json: bool):
               show_default=True, help=FAIRNESS_HELP)
 @click.option("--strong-fair", "strong", multiple=True, metavar="THREAD|LOCK", help=STRONG_HELP)
 def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_states,
-          max_seconds, hash_compaction, quiet, as_json, trace_out, junit_out, sarif_out, kernel_src,
+          max_seconds, hash_compaction, symmetry, por, quiet, as_json, trace_out, junit_out, sarif_out, kernel_src,
           protocol, fair_kind, strong):
     """Check properties of a variant on a config.
 
@@ -305,6 +320,9 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
     every few seconds (--quiet: none).  Ctrl-C ends any engine: exit 130.
     """
     from .run import ENGINES, Z3_ENGINES, check as run_check
+    if (symmetry or por) and (engine == "all" or junit_out or sarif_out):
+        raise click.BadParameter("needs one engine, explicit or compiled (and no --junit/--sarif)",
+                                 param_hint="--symmetry/--por")
     if hash_compaction and (engine != "compiled" or junit_out or sarif_out):
         raise click.BadParameter("needs --engine compiled (and no --junit/--sarif)",
                                  param_hint="--hash-compaction")
@@ -359,7 +377,7 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
                             as_json, trace_out, junit_out, sarif_out, kernel_src, protocol, fairness)
     r = run_one(engine, show_invariant=show_invariant,
                 progress_secs=0.0 if quiet or engine != "compiled" else 2.0,
-                hash_compaction=hash_compaction)
+                hash_compaction=hash_compaction, symmetry=symmetry, por=por)
     if stop:
         stop.set()
     if trace_out and r.trace is not None:

@@ -39,6 +39,7 @@ class Result:
     invariant: list = field(default_factory=list)   # an unbounded proof's invariant, as text
     lemmas: int | None = None        # kind: lemmas that strengthened the induction
     provenance: dict = field(default_factory=dict)  # variant/config specs, sha256s, version, model digest
+    reductions: dict = field(default_factory=dict)  # --symmetry/--por: which were on, notes, shortest search
 
     @builtins.property
     def exit_code(self) -> int:
@@ -57,4 +58,5 @@ class Result:
             "trace": self.trace.to_json()["steps"] if self.trace is not None else [],
             "trace_length": len(self.trace) if self.trace is not None else 0,
             "provenance": self.provenance or None,
+            **({"reductions": self.reductions} if self.reductions else {}),
         }

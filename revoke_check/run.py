@@ -32,7 +32,8 @@ def check(config: str = "default", variant: str | None = None, properties=None, 
           engine: str = "explicit", max_states=None, max_seconds=None, depth=None,
           progress=None, lemmas: bool = True, show_invariant: bool = False,
           progress_secs: float = 0.0, stats: dict | None = None,
-          hash_compaction: bool = False, protocol: str | None = None, fairness=None) -> Result:
+          hash_compaction: bool = False, protocol: str | None = None, fairness=None,
+          symmetry: bool = False, por: bool = False) -> Result:
     """``fairness``: a :class:`~revoke_check.engines.liveness.Fairness` for the liveness
     properties (default weak per thread); explicit and bmc check liveness; kind,
     spacer and the compiled engine leave it out (they check safety) and say so."""
@@ -46,13 +47,18 @@ def check(config: str = "default", variant: str | None = None, properties=None, 
     r = _check(model, checks, engine=engine, max_states=max_states, max_seconds=max_seconds,
                depth=depth, progress=progress, lemmas=lemmas, show_invariant=show_invariant,
                progress_secs=progress_secs, stats=stats, hash_compaction=hash_compaction,
-               fairness=fairness)
+               fairness=fairness, symmetry=symmetry, por=por)
     r.provenance = provenance(model)
     return r
 
 
 def _check(model, checks, *, engine, max_states, max_seconds, depth, progress, lemmas,
-           show_invariant, progress_secs=0.0, stats=None, hash_compaction=False, fairness=None) -> Result:
+           show_invariant, progress_secs=0.0, stats=None, hash_compaction=False, fairness=None,
+           symmetry=False, por=False) -> Result:
+    if symmetry or por:
+        return _reduced(model, checks, engine=engine, symmetry=symmetry, por=por, max_states=max_states,
+                        max_seconds=max_seconds, progress=progress, progress_secs=progress_secs,
+                        stats=stats, hash_compaction=hash_compaction)
     if engine == "explicit":
         return explore(model, checks, max_states=max_states, max_seconds=max_seconds,
                        progress=progress, fairness=fairness)
@@ -101,3 +107,38 @@ def _check(model, checks, *, engine, max_states, max_seconds, depth, progress, l
                 f"(not checked by {engine}: {', '.join(skipped)}; use --engine explicit)"
         return r
     raise ValueError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
+
+
+def _reduced(model, checks, *, engine, symmetry, por, max_states, max_seconds, progress,
+             progress_secs, stats, hash_compaction) -> Result:
+    """``--symmetry`` / ``--por``: the explicit explorer with reductions (``--engine
+    explicit``), or the compiled one with symmetry.  Liveness properties are left out
+    (neither reduction here keeps fair cycles) and the result says so."""
+    from revoke_check.properties import PropertyError
+    from revoke_check.engines.reduced import explore_reduced, reductions_tag
+    tag = reductions_tag(symmetry, por)
+    if engine not in ("explicit", "compiled"):
+        raise PropertyError(f"--{tag.replace('+', '/--')}: a reduction of the explicit-state search "
+                            f"(--engine explicit or compiled), not of {engine}")
+    if engine == "compiled" and por:
+        raise PropertyError("--por: --engine explicit only (the compiled engine reduces by --symmetry)")
+    if hash_compaction:
+        raise PropertyError(f"--{tag.replace('+', '/--')} and --hash-compaction do not combine")
+    live = [p.name for p in checks.properties if p.liveness]
+    if live and len(live) == len(checks.properties):
+        raise PropertyError(f"{', '.join(live)}: a property of infinite runs: --{tag.replace('+', '/--')} "
+                            "does not keep fair cycles; check it without reductions")
+    if live:
+        checks.properties = [p for p in checks.properties if p.name not in live]
+        checks.liveness = []
+    if engine == "compiled":
+        from revoke_check.engines.compiled import explore_or_fallback
+        r = explore_or_fallback(model, checks, max_states=max_states, max_seconds=max_seconds,
+                                progress_secs=progress_secs, stats=stats, symmetry=True)
+    else:
+        r = explore_reduced(model, checks, symmetry=symmetry, por=por, max_states=max_states,
+                            max_seconds=max_seconds, progress=progress)
+    if live:
+        r.message = (r.message + " " if r.message else "") + \
+            f"(not checked with --{tag.replace('+', '/--')}: {', '.join(live)})"
+    return r

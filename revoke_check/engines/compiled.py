@@ -183,7 +183,7 @@ def _lock_order_c(model, checks):
     return src, classes
 
 
-def generate_c(model, checks, *, fp_bits: int = 64) -> str:
+def generate_c(model, checks, *, fp_bits: int = 64, sym=None) -> str:
     """The C source of the compiled explorer for ``model`` and ``checks``.
 
     ``fp_bits``: fingerprint width of hash compaction (64; fewer only to test collisions).
@@ -300,8 +300,34 @@ def generate_c(model, checks, *, fp_bits: int = 64) -> str:
     out.append(f"#define NCLS {len(classes) if classes else 1}")
     out.append(_LOCK_RUNTIME)
     out.append(lo_src if lo_src else "static int lock_step(int ti, const int *s) { (void)ti; (void)s; return 0; }")
+    out.append(_canon_c(sym))
     out.append(_RUNTIME)
     return "\n\n".join(out) + "\n"
+
+
+# --- symmetry (--symmetry): canonical representative of a successor ------------------
+
+def _canon_c(sym) -> str:
+    """C of ``canon(s)``: ``s`` becomes its least image under the proved group
+    (:class:`revoke_check.engines.symmetry.Symmetry`, the same order as its
+    Python ``canon``, so both engines store the same representatives); a no-op
+    without symmetry."""
+    if sym is None or not sym.active:
+        return "static inline void canon(int *s) { (void)s; }"
+    out = ["static inline int lexless(const int *a, const int *b) {",
+           "  for (int k = 0; k < NV; k++) if (a[k] != b[k]) return a[k] < b[k];",
+           "  return 0;", "}"]
+    body = ["static void canon(int *s) {", "  int best[NV], tmp[NV];", "  memcpy(best, s, sizeof best);"]
+    for gi, g in enumerate(sym.perms):
+        for i, (d, vm) in enumerate(zip(g.dst, g.vmap)):
+            if vm is None:
+                body.append(f"  tmp[{d}] = s[{i}];")
+            else:
+                out.append(f"static const int VM{gi}_{i}[{len(vm)}] = {{{', '.join(map(str, vm))}}};")
+                body.append(f"  tmp[{d}] = (s[{i}] >= 0 && s[{i}] < {len(vm)}) ? VM{gi}_{i}[s[{i}]] : s[{i}];")
+        body.append("  if (lexless(tmp, best)) memcpy(best, tmp, sizeof best);")
+    body += ["  memcpy(s, best, sizeof best);", "}"]
+    return "\n".join(out + body)
 
 
 _LOCK_RUNTIME = r"""
@@ -554,6 +580,7 @@ int rc_explore(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolog, 
        cache misses of the lookups below overlap (a hint only: no effect on the search) */
     for (int j = 0; j < k; j++) {
       if (tis[j] & UNDER_BIT) continue;
+      canon(buf + j * NV);   /* --symmetry: the orbit's representative (else nothing) */
       pack(buf + j * NV, W[j]); H[j] = hash_words(W[j]);
       if (hc) __builtin_prefetch(&fptable[(H[j] & FP_MASK ? H[j] & FP_MASK : 1) & tmask]);
       else __builtin_prefetch(&table[H[j] & tmask]);
@@ -702,8 +729,12 @@ def _bind(lib, digest, so, key):
 
 def explore(model, checks, *, max_states: int | None = None, max_seconds: float | None = None,
             progress_secs: float = 0.0, stats: dict | None = None,
-            hash_compaction: bool = False, fp_bits: int = 64) -> Result:
+            hash_compaction: bool = False, fp_bits: int = 64, symmetry: bool = False) -> Result:
     """Exhaustive BFS in C; the same Result as :func:`revoke_check.engines.explicit.explore`.
+
+    With ``symmetry`` the search stores one representative per orbit of the
+    proved symmetry group (:mod:`revoke_check.engines.symmetry`); a
+    counterexample is made concrete in Python (see :func:`_symmetric_path`).
 
     With ``hash_compaction`` only a 64-bit fingerprint of each state is stored:
     a violation is still certain (replayed in Python), but a search without one
@@ -718,10 +749,16 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
     """
     t0 = time.monotonic()
     sem = Semantics(model, checks)      # the reference semantics rebuilds traces and messages
-    src = generate_c(model, checks, fp_bits=fp_bits)
+    sym = None
+    if symmetry:
+        from revoke_check.engines.symmetry import find_symmetry
+        sym = find_symmetry(model, checks)
+    src = generate_c(model, checks, fp_bits=fp_bits, sym=sym)
     lib = load(src)
     names = [p.name for p in checks.properties]
     res = Result(HOLDS, model.config.name, model.variant, "compiled", names, proof="explicit")
+    if sym is not None:
+        res.reductions = {"symmetry": True, "por": False, "notes": [sym.describe()]}
     nt = len(model.transitions)
     cov = (ctypes.c_uint64 * max(1, nt))()
     wits = [w for w, _ in checks.witnesses]
@@ -769,6 +806,15 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
         res.verdict = INCOMPLETE
         res.message = res.incomplete_reason = f"time limit of {max_seconds:g}s reached"
         return done()
+    if sym is not None and sym.active and run.status in (1, 2):
+        if run.status == 1 and run.vkind == 4:
+            # a lockdep cycle: its description names the threads of the edges seen first; the
+            # unreduced explorer bounded to this depth reports the same kind of shortest one
+            from revoke_check.engines.reduced import _shortest_again
+            res.verdict = VIOLATED
+            _shortest_again(model, checks, sem, res, len(path) + 1, False, None, max_seconds, "compiled")
+            return done()
+        path = _symmetric_path(sem, sym, path)
     if run.status == 2:   # the Python semantics names the step and the value
         s = _replay(sem, path)
         try:
@@ -783,6 +829,10 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
     if run.status == 1:
         s = _replay(sem, path)
         fire = run.vtrans if run.vkind in (3, 4) else None
+        if fire is not None and sym is not None and sym.active:   # the concrete image of the step
+            fire = next((ti for ti in sorted([t for t, _ in sem.successors(s)] +
+                                             [t for t, _ in sem.underflows(s)])
+                         if violation_at(sem, s, fire=ti)), fire)
         if run.vkind == 4:
             v = _lock_cycle(model, checks, lolog, run)
         elif run.vkind == 3:
@@ -855,6 +905,19 @@ def _path(lib, i: int) -> list:
     return list(buf[:k])[::-1]
 
 
+def _symmetric_path(sem, sym, path):
+    """The C search's path runs through representatives: replay it with ``canon``
+    after every step, then rebuild a concrete path through the same orbits."""
+    from revoke_check.engines.symmetry import concrete_path
+    reps = [sym.canon(tuple(sem.model.init))]
+    for ti in path:
+        n = sem.enabled(reps[-1], ti)
+        if n is None:
+            raise RuntimeError(f"internal: compiled path step {ti} is not enabled at its representative")
+        reps.append(sym.canon(n))
+    return concrete_path(sem, sym, reps)
+
+
 def _replay(sem, path):
     s = sem.model.init
     for ti in path:
@@ -892,13 +955,18 @@ def compiler_available() -> bool:
 
 
 def explore_or_fallback(model, checks, *, max_states=None, max_seconds=None, progress_secs=0.0,
-                        stats=None, hash_compaction=False) -> Result:
+                        stats=None, hash_compaction=False, symmetry=False) -> Result:
     """The compiled engine, or the Python explorer (saying so on stderr) when no compiler is found."""
     try:
         return explore(model, checks, max_states=max_states, max_seconds=max_seconds,
-                       progress_secs=progress_secs, stats=stats, hash_compaction=hash_compaction)
+                       progress_secs=progress_secs, stats=stats, hash_compaction=hash_compaction,
+                       symmetry=symmetry)
     except CompileError as e:
         print(f"revoke-check: compiled engine unavailable ({e}); using the Python explicit engine",
               file=sys.stderr)
+        if symmetry:
+            from revoke_check.engines.reduced import explore_reduced
+            return explore_reduced(model, checks, symmetry=True, max_states=max_states,
+                                   max_seconds=max_seconds)
         from revoke_check.engines.explicit import explore as py_explore
         return py_explore(model, checks, max_states=max_states, max_seconds=max_seconds)

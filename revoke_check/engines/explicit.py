@@ -30,7 +30,9 @@ def _path(parent, via, i) -> list:
 
 def explore(model, checks, *, max_states: int | None = None, max_seconds: float | None = None,
             progress=None, sem: Semantics | None = None, states_out: list | None = None,
-            fairness=None) -> Result:
+            fairness=None, max_depth: int | None = None) -> Result:
+    """``max_depth``: expand no state deeper (incomplete at the bound; the reductions'
+    shortest-trace search)."""
     t0 = time.monotonic()
     sem = sem or Semantics(model, checks)
     names = [p.name for p in checks.properties]
@@ -119,6 +121,8 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
         return fin()
 
     while i < len(keys):
+        if max_depth is not None and depth[i] > max_depth:
+            return finish(INCOMPLETE, msg=f"depth bound {max_depth} reached")
         s = tuple(keys[i])
         try:
             # a step that would take a reference count below zero comes with no successor
