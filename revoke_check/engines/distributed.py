@@ -360,8 +360,11 @@ def _connect(ray, address: str, workers: int):
 
 
 def explore(model, checks, *, address: str = "local", workers: int = 2, max_states: int | None = None,
-            max_seconds: float | None = None, progress_secs: float = 0.0) -> Result:
-    """Level-synchronous BFS over ``workers`` Ray actors; the same Result as the compiled engine."""
+            max_seconds: float | None = None, progress_secs: float = 0.0, stats: dict | None = None) -> Result:
+    """Level-synchronous BFS over ``workers`` Ray actors; the same Result as the compiled engine.
+
+    ``stats`` receives ``start_seconds`` (joining the cluster and starting the actors, each
+    loading the library) and ``levels`` (BFS levels expanded)."""
     try:
         import numpy as np
         import ray
@@ -389,8 +392,10 @@ def explore(model, checks, *, address: str = "local", workers: int = 2, max_stat
               for k in range(workers)]
     try:
         ray.get([a.ping.remote() for a in actors])
+        if stats is not None:
+            stats["start_seconds"] = time.monotonic() - t0
         return _search(ray, np, actors, model, checks, sem, res, wits, nw, nwit, ncls, km, nt,
-                       check_lo, max_states, max_seconds, progress_secs, t0, lib)
+                       check_lo, max_states, max_seconds, progress_secs, t0, lib, stats)
     finally:
         for a in actors:
             ray.kill(a)
@@ -399,7 +404,7 @@ def explore(model, checks, *, address: str = "local", workers: int = 2, max_stat
 
 
 def _search(ray, np, actors, model, checks, sem, res, wits, nw, nwit, ncls, km, nt, check_lo,
-            max_states, max_seconds, progress_secs, t0, lib):
+            max_states, max_seconds, progress_secs, t0, lib, stats):
     n = len(actors)
     w0, h0 = np.zeros(nw, np.uint64), np.zeros(1, np.uint64)
     lib.rc_d_init_state(_ptr(w0), _ptr(h0))
@@ -419,6 +424,8 @@ def _search(ray, np, actors, model, checks, sem, res, wits, nw, nwit, ncls, km, 
     last = time.monotonic()
 
     def finish(violation=None):
+        if stats is not None:
+            stats["levels"] = level + (violation is not None)
         vkey, vsub = (violation[0], violation[1]) if violation else (None, None)
         tot = ray.get([a.totals.remote(vkey, vsub) for a in actors])
         res.transitions = sum(t[0] for t in tot)
@@ -459,9 +466,10 @@ def _search(ray, np, actors, model, checks, sem, res, wits, nw, nwit, ncls, km, 
                   f"{distinct / (now - t0):.0f} states/s, {now - t0:.0f}s", file=sys.stderr, flush=True)
         outs = [a.expand.options(num_returns=n + 1).remote(ranks[k], adj, reached, check_lo)
                 for k, a in enumerate(actors)]
+        # the inserts wait on the parts of every expansion in Ray, not here: one round trip a level
+        ins = [a.insert.remote(reached, *[outs[s][1 + k] for s in range(n)]) for k, a in enumerate(actors)]
         summaries = ray.get([o[0] for o in outs])
-        ins = ray.get([a.insert.remote(reached, *[outs[s][1 + k] for s in range(n)])
-                       for k, a in enumerate(actors)])
+        ins = ray.get(ins)
         # the first violation of this level, in the single-process search's order
         cands = []
         for s in summaries:
