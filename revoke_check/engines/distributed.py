@@ -445,7 +445,10 @@ def _search(ray, np, actors, model, checks, sem, res, wits, nw, nwit, ncls, km, 
     if ins[o0]["inv"] is not None:
         finish((0, 5))
         return _violation(model, checks, sem, res, "inv", [], None, lo_log, t0)
+    from revoke_check import interrupt
     while sum(len(r) for r in ranks):
+        interrupt.note(states=distinct, depth=level)     # read by Ctrl-C and the CLI's ticker
+        interrupt.check()
         now = time.monotonic()
         if max_states is not None and distinct > max_states:
             finish()
