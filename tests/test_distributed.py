@@ -121,3 +121,15 @@ def test_cli_joins_the_cluster(cluster, tmp_path):
                         "--ray-address", cluster, "--ray-workers", "64", "-c", "tiny"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 2 and "the Ray cluster has 2 CPUs" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_unreachable_head_is_one_line():
+    import socket
+    with socket.socket() as sk:      # a port nothing listens on
+        sk.bind(("127.0.0.1", 0))
+        port = sk.getsockname()[1]
+    p = subprocess.run([sys.executable, "-m", "revoke_check.cli", "check", "-q", "-e", "distributed",
+                        "--ray-address", f"127.0.0.1:{port}", "-c", "tiny"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and p.stderr.startswith("revoke-check: error: cannot reach the Ray head")
+    assert len(p.stderr.strip().splitlines()) == 1

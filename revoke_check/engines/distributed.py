@@ -337,6 +337,21 @@ def _reach(adj, src, dst):
     return False
 
 
+def _probe(address: str, timeout: float = 5.0):
+    """A head that does not answer: one line now (ray.init would retry for minutes)."""
+    import socket
+    a = address.split("://")[-1]
+    if a == "auto" or ":" not in a:
+        return
+    host, _, port = a.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except ValueError:
+        raise DistributedError(f"--ray-address {address}: expected HOST:PORT, auto or local") from None
+    except OSError as e:
+        raise DistributedError(f"cannot reach the Ray head at {address}: {e.strerror or e}") from None
+
+
 def _connect(ray, address: str, workers: int):
     """Join the cluster at ``address`` or start a local one; True when this call started it."""
     if ray.is_initialized():
@@ -346,6 +361,7 @@ def _connect(ray, address: str, workers: int):
                  configure_logging=False)
         started = True
     else:
+        _probe(address)
         try:
             ray.init(address=address, log_to_driver=False, configure_logging=False)
         except (ConnectionError, RuntimeError, ValueError) as e:
@@ -374,6 +390,8 @@ def explore(model, checks, *, address: str = "local", workers: int = 2, max_stat
     if workers < 1:
         raise DistributedError("--ray-workers must be at least 1")
     t0 = time.monotonic()
+    if address != "local" and not ray.is_initialized():
+        _probe(address)                    # before the C is built
     sem = Semantics(model, checks)
     src = source(model, checks)
     lib = _bind(compiled.load(src))        # a compile error shows here, once, before any actor
