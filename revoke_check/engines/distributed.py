@@ -94,27 +94,85 @@ int64_t rc_d_insert(const uint64_t *in, const uint64_t *hs, int64_t n, uint8_t *
   return -1;
 }
 
+/* The level's successors already routed by this process (exact: packed states compared),
+   so that a state goes to its owner once per sender and level, at its first (least) key. */
+static uint64_t *d_w, *d_h; static uint32_t *d_tab; static uint64_t d_mask, d_n, d_cap;
+static int d_me, d_parts;
+
+static int d_grow(void) {
+  uint64_t size = d_tab ? (d_mask + 1) * 2 : 1 << 16;
+  uint32_t *t = calloc(size, sizeof(uint32_t));
+  if (!t) return -1;
+  for (uint64_t k = 0; k < d_n; k++) {
+    uint64_t h = d_h[k] & (size - 1);
+    while (t[h]) h = (h + 1) & (size - 1);
+    t[h] = (uint32_t)(k + 1);
+  }
+  free(d_tab); d_tab = t; d_mask = size - 1;
+  return 0;
+}
+
+/* 1 if w was routed before in this level, else remember it: 0; -1 out of memory */
+static int d_routed(const uint64_t *w, uint64_t hh) {
+  if (!d_tab && d_grow() < 0) return -1;
+  uint64_t h = hh & d_mask;
+  while (d_tab[h]) {
+    uint64_t k = d_tab[h] - 1;
+    if (d_h[k] == hh && memcmp(d_w + k * NW, w, sizeof(uint64_t) * NW) == 0) return 1;
+    h = (h + 1) & d_mask;
+  }
+  if (d_n == d_cap) {
+    uint64_t nc = d_cap ? d_cap * 2 : 1 << 12;
+    uint64_t *a = realloc(d_w, nc * NW * sizeof(uint64_t)); if (!a) return -1; d_w = a;
+    uint64_t *b = realloc(d_h, nc * sizeof(uint64_t)); if (!b) return -1; d_h = b;
+    d_cap = nc;
+  }
+  if (d_n >= 0xFFFFFFF0ull) return -1;
+  memcpy(d_w + d_n * NW, w, sizeof(uint64_t) * NW); d_h[d_n] = hh;
+  d_tab[h] = (uint32_t)(++d_n);
+  if (d_n * 10 > (d_mask + 1) * 7 && d_grow() < 0) return -1;
+  return 0;
+}
+
+/* is w in this partition's visited set (the levels interned so far)? */
+static int d_known(const uint64_t *w, uint64_t hh) {
+  uint64_t h = hh & tmask;
+  uint32_t tag = tbits >= 32 ? 0 : TAG(hh);
+  while (table[h]) {
+    uint32_t x = table[h];
+    if ((tbits >= 32 || ((x ^ tag) >> tbits) == 0) && memcmp(arena + (uint64_t)(SLOT_ID(x) - 1) * SB, w, SB) == 0)
+      return 1;
+    h = (h + 1) & tmask;
+  }
+  return 0;
+}
+
 /* a level starts from the global lock dependency graph; new pairs are logged with their (id, j) */
-void rc_d_level(const uint64_t *adj, int32_t *lolog, int64_t *lokey, int32_t cap) {
+void rc_d_level(const uint64_t *adj, int32_t *lolog, int64_t *lokey, int32_t cap, int32_t me, int32_t parts) {
   memcpy(lo_adj, adj, sizeof lo_adj); lo_log = lolog; lo_log_cap = cap; lo_log_n = 0; d_lokey = lokey;
+  d_me = me; d_parts = parts; d_n = 0;
+  if (d_tab) memset(d_tab, 0, (d_mask + 1) * sizeof(uint32_t));
 }
 int64_t rc_d_lo_n(void) { return lo_log_n; }
 
-/* Expand ids [i0, i1) in order while the outputs have room for NT more: per successor
-   event (a refcount underflow flagged by UNDER_BIT in its ti) its packed state and hash,
-   parent id and position j.  Stops at this partition's first violation, v = {kind, id,
-   j, ti} (1 model error, 2 deadlock/at-end, 3 step assertion, 4 a cycle in the local
-   lock graph).  Returns the next id to expand. */
+/* Expand ids [i0, i1) in order while the event outputs have room for NT more.  Every
+   successor event (a refcount underflow flagged by UNDER_BIT in its ti) gets its parent
+   id, position j and ti in e*; a successor state goes out (packed, hash, parent, j, ti in
+   o*) at its first event in this level, unless this process owns it and has it already
+   (neither can be new: the owner keeps a state's least key, and this sender's first
+   event has its least key from here).  Stops at this partition's first violation,
+   v = {kind, id, j, ti} (1 model error, 2 deadlock/at-end, 3 step assertion, 4 a cycle in
+   the local lock graph, 5 out of memory).  Returns the next id to expand. */
 int64_t rc_d_expand(int64_t i0, int64_t i1, int64_t cap, uint64_t *ow, uint64_t *oh, int64_t *opar,
-                    int32_t *oj, int32_t *oti, int64_t *nout, int32_t check_lo, int64_t *v,
-                    uint8_t *reached, int64_t *wid, int32_t *wj) {
+                    int32_t *oj, int32_t *oti, int64_t *nout, int64_t *epar, int32_t *ej, int32_t *eti,
+                    int64_t *nev, int32_t check_lo, int64_t *v, uint8_t *reached, int64_t *wid, int32_t *wj) {
   int *buf = malloc(sizeof(int) * NV * (NT ? NT : 1)), tis[NT ? NT : 1], s[NV];
-  uint64_t w[NW]; uint8_t before[NWIT];
-  int64_t m = 0, i = i0;
+  uint64_t w[NW], pw[NW]; uint8_t before[NWIT];
+  int64_t m = 0, e = 0, i = i0;
   v[0] = 0;
-  if (!buf) { v[0] = 5; *nout = 0; return i; }
+  if (!buf) { v[0] = 5; *nout = 0; *nev = 0; return i; }
   for (; i < i1; i++) {
-    if (m + NT > cap) break;
+    if (e + NT > cap) break;
     memset(w, 0, sizeof w); memcpy(w, arena + (uint64_t)i * SB, SB); unpack(w, s);
     int err_ti = -1;
     int k = successors(s, buf, tis, &err_ti);
@@ -122,10 +180,7 @@ int64_t rc_d_expand(int64_t i0, int64_t i1, int64_t cap, uint64_t *ow, uint64_t 
     if (k == 0 && terminal_bad(s)) { v[0] = 2; v[1] = i; v[2] = -1; v[3] = -1; goto out; }
     for (int j = 0; j < k; j++) {
       int ti = tis[j] & ~UNDER_BIT;
-      uint64_t *o = ow + m * NW;
-      if (tis[j] & UNDER_BIT) { memset(o, 0, sizeof(uint64_t) * NW); oh[m] = 0; }
-      else { pack(buf + j * NV, o); oh[m] = hash_words(o); }
-      opar[m] = i; oj[m] = j; oti[m] = tis[j]; m++;
+      epar[e] = i; ej[e] = j; eti[e] = tis[j]; e++;
       if (!step_ok(ti, s)) { v[0] = 3; v[1] = i; v[2] = j; v[3] = ti; goto out; }
       if (tis[j] & UNDER_BIT) continue;
       memcpy(before, reached, NWIT);
@@ -133,13 +188,21 @@ int64_t rc_d_expand(int64_t i0, int64_t i1, int64_t cap, uint64_t *ow, uint64_t 
       for (int x = 0; x < NWIT; x++) if (reached[x] && !before[x]) { wid[x] = i; wj[x] = j; }
       if (check_lo) {
         int e0 = lo_log_n, c = lock_step(ti, s);
-        for (int e = e0; e < lo_log_n && e < lo_log_cap; e++) { d_lokey[2 * e] = i; d_lokey[2 * e + 1] = j; }
+        for (int q = e0; q < lo_log_n && q < lo_log_cap; q++) { d_lokey[2 * q] = i; d_lokey[2 * q + 1] = j; }
         if (c) { v[0] = 4; v[1] = i; v[2] = j; v[3] = ti; goto out; }
       }
+      pack(buf + j * NV, pw);
+      uint64_t hh = hash_words(pw);
+      int r = d_routed(pw, hh);
+      if (r < 0) { v[0] = 5; goto out; }
+      if (r) continue;
+      if ((int)(((hh >> 32) * (uint64_t)d_parts) >> 32) == d_me && d_known(pw, hh)) continue;
+      memcpy(ow + m * NW, pw, sizeof pw); oh[m] = hh;
+      opar[m] = i; oj[m] = j; oti[m] = tis[j]; m++;
     }
   }
 out:
-  free(buf); *nout = m;
+  free(buf); *nout = m; *nev = e;
   return i;
 }
 """
@@ -161,9 +224,10 @@ def _bind(lib):
     lib.rc_d_init_state.restype = None
     lib.rc_d_insert.argtypes = [P, P, c.c_int64, P, P, P]
     lib.rc_d_insert.restype = c.c_int64
-    lib.rc_d_level.argtypes = [P, P, P, c.c_int32]
+    lib.rc_d_level.argtypes = [P, P, P, c.c_int32, c.c_int32, c.c_int32]
     lib.rc_d_level.restype = None
-    lib.rc_d_expand.argtypes = [c.c_int64, c.c_int64, c.c_int64, P, P, P, P, P, P, c.c_int32, P, P, P, P]
+    lib.rc_d_expand.argtypes = [c.c_int64, c.c_int64, c.c_int64, P, P, P, P, P, P, P, P, P, P, c.c_int32,
+                                P, P, P, P]
     lib.rc_d_expand.restype = c.c_int64
     return lib
 
@@ -211,7 +275,7 @@ class Partition:
         self.cov += np.bincount(self.ev_ti, minlength=len(self.cov))[:len(self.cov)]
         lo, hi = self.lo, self.hi
         lib.rc_d_level(_ptr(np.asarray(adj, np.uint64)), _ptr(self.lolog), _ptr(self.lokey),
-                       len(self.lolog) // 3)
+                       len(self.lolog) // 3, self.me, self.n)
         reached_c = np.asarray(reached, np.uint8).copy()
         wid = np.full(self.nwit, -1, np.int64)
         wj = np.full(self.nwit, -1, np.int32)
@@ -222,34 +286,35 @@ class Partition:
             ow = np.empty(cap * self.nw, np.uint64)
             oh, opar = np.empty(cap, np.uint64), np.empty(cap, np.int64)
             oj, oti = np.empty(cap, np.int32), np.empty(cap, np.int32)
-            nout, v = ctypes.c_int64(0), np.zeros(4, np.int64)
+            epar, ej, eti = np.empty(cap, np.int64), np.empty(cap, np.int32), np.empty(cap, np.int32)
+            nout, nev, v = ctypes.c_int64(0), ctypes.c_int64(0), np.zeros(4, np.int64)
             i = lib.rc_d_expand(i, hi, cap, _ptr(ow), _ptr(oh), _ptr(opar), _ptr(oj), _ptr(oti),
-                                ctypes.byref(nout), int(check_lo), _ptr(v), _ptr(reached_c),
-                                _ptr(wid), _ptr(wj))
-            m = nout.value
-            chunks.append((ow[:m * self.nw].reshape(m, self.nw), oh[:m], opar[:m], oj[:m], oti[:m]))
+                                ctypes.byref(nout), _ptr(epar), _ptr(ej), _ptr(eti), ctypes.byref(nev),
+                                int(check_lo), _ptr(v), _ptr(reached_c), _ptr(wid), _ptr(wj))
+            m, e = nout.value, nev.value
+            chunks.append((ow[:m * self.nw].reshape(m, self.nw), oh[:m], opar[:m], oj[:m], oti[:m],
+                           epar[:e], ej[:e], eti[:e]))
             if v[0] == 5:
                 raise MemoryError("out of memory expanding a level")
             if v[0]:
                 viol = v
                 break
         if chunks:
-            ow, oh, opar, oj, oti = (np.concatenate([c[k] for c in chunks]) for k in range(5))
+            ow, oh, opar, oj, oti, epar, ej, eti = (np.concatenate([c[k] for c in chunks]) for k in range(8))
         else:
             ow = np.zeros((0, self.nw), np.uint64)
-            oh, opar = np.zeros(0, np.uint64), np.zeros(0, np.int64)
-            oj, oti = np.zeros(0, np.int32), np.zeros(0, np.int32)
+            oh, opar, epar = np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+            oj, oti, ej, eti = (np.zeros(0, np.int32) for _ in range(4))
         ranks = np.asarray(ranks, np.int64)
 
         def key(ids, js):
             return ranks[np.asarray(ids, np.int64) - lo] * self.km + np.asarray(js, np.int64) + 1
+        self.ev_key, self.ev_ti = key(epar, ej), (eti & ~UNDER_BIT).astype(np.int64)
         keys = key(opar, oj)
-        self.ev_key, self.ev_ti = keys, (oti & ~UNDER_BIT).astype(np.int64)
-        ok = (oti & UNDER_BIT) == 0
         owner = owner_of(oh, self.n)
         parts = []
         for o in range(self.n):
-            sel = ok & (owner == o)
+            sel = owner == o
             parts.append(dict(w=ow[sel], h=oh[sel], key=keys[sel], par=opar[sel],
                               ti=oti[sel].astype(np.int64), src=self.me))
         summary = dict(viol=None, lock=[], wstep={})
