@@ -301,7 +301,8 @@ def print_result(r: Result, as_json: bool):
               show_default=True, help=FAIRNESS_HELP)
 @click.option("--strong-fair", "strong", multiple=True, metavar="THREAD|LOCK", help=STRONG_HELP)
 def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_states,
-          max_seconds, hash_compaction, ray_address, ray_workers, quiet, as_json, trace_out, junit_out, sarif_out, kernel_src,
+          max_seconds, hash_compaction, ray_address, ray_workers, quiet, as_json, trace_out, junit_out,
+          sarif_out, kernel_src,
           protocol, fair_kind, strong):
     """Check properties of a variant on a config.
 
