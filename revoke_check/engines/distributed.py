@@ -13,7 +13,9 @@ Determinism: a successor event is keyed by (the BFS rank of its source state
 in its level, its position among that state's successors), which is exactly
 the order in which the single-process search meets it.  An owner interns the
 successors it receives in key order, so a state is new at its first
-discovery, and the driver ranks the new states of a level by their keys (one
+discovery (a sender routes a state once per level, at its least key there,
+and keeps back the states it owns and has already: neither can change which
+key is least or whether a state is new), and the driver ranks the new states of a level by their keys (one
 8-byte key per new state passes through the driver).  Every check is an event
 with a place in that order (the step assertion, step witness, lock-order
 dependency, interning with the state witnesses and the invariants of a
