@@ -30,8 +30,10 @@ from .result import EXIT, Result
 DEFAULT_Z3_SECONDS = 300.0
 
 from revoke_check.engines.liveness import Fairness, FairnessError  # noqa: E402
+from revoke_check.engines.distributed import DistributedError  # noqa: E402
 
-DOMAIN_ERRORS = (ConfigError, VariantError, PropertyError, TraceError, ModelError, FairnessError)
+DOMAIN_ERRORS = (ConfigError, VariantError, PropertyError, TraceError, ModelError, FairnessError,
+                 DistributedError)
 
 FAIRNESS_HELP = ("Fairness of the liveness properties: weak (default: a thread that stays enabled "
                  "eventually takes a step, TLC's WF), strong (one enabled infinitely often does, SF), "
@@ -230,7 +232,7 @@ def summary_line(r: Result) -> str:
     what = {"holds": "holds", "violated": f"VIOLATED: {r.property}", "incomplete": "INCOMPLETE",
             "error": "ERROR", "vacuous": "VACUOUS"}[r.verdict]
     bound = f", bound {r.bound}" if r.bound is not None else ""
-    if r.engine not in ("explicit", "compiled"):  # z3 engines count depths, not states
+    if r.engine not in ("explicit", "compiled", "distributed"):  # z3 engines count depths, not states
         proof = f", proof {r.proof}" if r.proof is not None else ""
         depth = f"depth {r.depth}, " if r.engine != "spacer" or r.trace is not None else ""
         return (f"{r.variant} on {r.config} [{r.engine}{bound}]: {what} -- "
@@ -274,9 +276,10 @@ def print_result(r: Result, as_json: bool):
 @click.option("--property", "-p", "props", multiple=True, shell_complete=_complete("property"),
               help="Check only these (repeatable).")
 @click.option("--engine", "-e", default="explicit", show_default=True,
-              type=click.Choice(["explicit", "compiled", "bmc", "kind", "spacer", "all"]),
+              type=click.Choice(["explicit", "compiled", "distributed", "bmc", "kind", "spacer", "all"]),
               help="explicit (BFS, exhaustive), compiled (the same BFS in C, built with the system C "
-                   "compiler; progress on stderr every 2s), bmc (z3, bounded), kind (z3 k-induction), "
+                   "compiler; progress on stderr every 2s), distributed (the compiled BFS partitioned "
+                   "by state hash across Ray workers), bmc (z3, bounded), kind (z3 k-induction), "
                    "spacer (z3 Horn clauses), or all.")
 @click.option("--depth", type=click.IntRange(0), default=None,
               help="Bound for bmc / largest k for kind (default 40).")
@@ -296,6 +299,11 @@ def print_result(r: Result, as_json: bool):
 @click.option("--por", is_flag=True,
               help="explicit: partial-order reduction (ample sets, visibility and cycle provisos); a "
                    "violation is re-searched without it to report a shortest trace.")
+@click.option("--ray-address", default="local", show_default=True, metavar="ADDR|local",
+              help="distributed: the Ray cluster to join (host:port of its head, or auto), or local: "
+                   "start one on this machine.")
+@click.option("--ray-workers", type=click.IntRange(1), default=2, show_default=True,
+              help="distributed: partitions of the state space, one Ray actor (one CPU) each.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--trace-out", type=click.Path(dir_okay=False), default=None,
@@ -311,7 +319,8 @@ def print_result(r: Result, as_json: bool):
               show_default=True, help=FAIRNESS_HELP)
 @click.option("--strong-fair", "strong", multiple=True, metavar="THREAD|LOCK", help=STRONG_HELP)
 def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_states,
-          max_seconds, hash_compaction, symmetry, por, quiet, as_json, trace_out, junit_out, sarif_out, kernel_src,
+          max_seconds, hash_compaction, symmetry, por, ray_address, ray_workers, quiet, as_json,
+          trace_out, junit_out, sarif_out, kernel_src,
           protocol, fair_kind, strong):
     """Check properties of a variant on a config.
 
@@ -319,10 +328,12 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
     default, and then say incomplete (exit 3).  A progress line goes to stderr
     every few seconds (--quiet: none).  Ctrl-C ends any engine: exit 130.
     """
-    from .run import ENGINES, Z3_ENGINES, check as run_check
-    if (symmetry or por) and (engine == "all" or junit_out or sarif_out):
+    from .run import ENGINES, OTHER_ENGINES, Z3_ENGINES, check as run_check
+    if (symmetry or por) and (engine not in ("explicit", "compiled") or junit_out or sarif_out):
         raise click.BadParameter("needs one engine, explicit or compiled (and no --junit/--sarif)",
                                  param_hint="--symmetry/--por")
+    if engine == "distributed" and (junit_out or sarif_out):
+        raise click.BadParameter("--engine distributed writes no --junit/--sarif", param_hint="--engine")
     if hash_compaction and (engine != "compiled" or junit_out or sarif_out):
         raise click.BadParameter("needs --engine compiled (and no --junit/--sarif)",
                                  param_hint="--hash-compaction")
@@ -368,7 +379,7 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
                 click.echo(summary_line(r) + (f"\n  {r.message}" if r.message else ""))
         rank = {"holds": 0, "vacuous": 1, "incomplete": 2, "violated": 3, "error": 4}
         sys.exit(max(results, key=lambda r: rank[r.verdict]).exit_code)
-    if engine not in ENGINES:
+    if engine not in ENGINES + OTHER_ENGINES:
         raise click.BadParameter(f"unknown engine {engine!r} (known: {', '.join(ENGINES)}, all)",
                                  param_hint="--engine")
     if junit_out or sarif_out:
@@ -376,8 +387,9 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
         _check_with_reports(config, variant, list(props), engine, max_states, secs(engine),
                             as_json, trace_out, junit_out, sarif_out, kernel_src, protocol, fairness)
     r = run_one(engine, show_invariant=show_invariant,
-                progress_secs=0.0 if quiet or engine != "compiled" else 2.0,
-                hash_compaction=hash_compaction, symmetry=symmetry, por=por)
+                progress_secs=0.0 if quiet or engine not in ("compiled", "distributed") else 2.0,
+                hash_compaction=hash_compaction, symmetry=symmetry, por=por,
+                **(dict(ray_address=ray_address, ray_workers=ray_workers) if engine == "distributed" else {}))
     if stop:
         stop.set()
     if trace_out and r.trace is not None:

@@ -10,6 +10,7 @@ from .result import Result
 __all__ = ["build", "check", "ENGINES"]
 
 ENGINES = ("explicit", "compiled", "bmc", "kind", "spacer")
+OTHER_ENGINES = ("distributed",)   # needs a Ray cluster: not part of --engine all
 Z3_ENGINES = ("bmc", "kind", "spacer")
 
 
@@ -33,7 +34,8 @@ def check(config: str = "default", variant: str | None = None, properties=None, 
           progress=None, lemmas: bool = True, show_invariant: bool = False,
           progress_secs: float = 0.0, stats: dict | None = None,
           hash_compaction: bool = False, protocol: str | None = None, fairness=None,
-          symmetry: bool = False, por: bool = False) -> Result:
+          symmetry: bool = False, por: bool = False,
+          ray_address: str = "local", ray_workers: int = 2) -> Result:
     """``fairness``: a :class:`~revoke_check.engines.liveness.Fairness` for the liveness
     properties (default weak per thread); explicit and bmc check liveness; kind,
     spacer and the compiled engine leave it out (they check safety) and say so."""
@@ -47,14 +49,17 @@ def check(config: str = "default", variant: str | None = None, properties=None, 
     r = _check(model, checks, engine=engine, max_states=max_states, max_seconds=max_seconds,
                depth=depth, progress=progress, lemmas=lemmas, show_invariant=show_invariant,
                progress_secs=progress_secs, stats=stats, hash_compaction=hash_compaction,
-               fairness=fairness, symmetry=symmetry, por=por)
+               fairness=fairness, symmetry=symmetry, por=por,
+               ray_address=ray_address, ray_workers=ray_workers)
     r.provenance = provenance(model)
     return r
 
 
 def _check(model, checks, *, engine, max_states, max_seconds, depth, progress, lemmas,
            show_invariant, progress_secs=0.0, stats=None, hash_compaction=False, fairness=None,
-           symmetry=False, por=False) -> Result:
+           symmetry=False, por=False, ray_address="local", ray_workers=2) -> Result:
+    if (symmetry or por) and engine == "distributed":
+        raise ValueError("--symmetry/--por: --engine explicit or compiled, not distributed")
     if symmetry or por:
         return _reduced(model, checks, engine=engine, symmetry=symmetry, por=por, max_states=max_states,
                         max_seconds=max_seconds, progress=progress, progress_secs=progress_secs,
@@ -62,22 +67,27 @@ def _check(model, checks, *, engine, max_states, max_seconds, depth, progress, l
     if engine == "explicit":
         return explore(model, checks, max_states=max_states, max_seconds=max_seconds,
                        progress=progress, fairness=fairness)
-    if engine == "compiled":   # the same search in C; the Python engine if there is no compiler
-        from revoke_check.engines.compiled import explore_or_fallback
+    if engine in ("compiled", "distributed"):   # the same search in C (on one machine or many)
         live = [p.name for p in checks.properties if p.liveness]
         if live and len(live) == len(checks.properties):
             from revoke_check.properties import PropertyError
             raise PropertyError(f"{', '.join(live)}: a property of infinite runs: --engine explicit "
-                                "or bmc checks it, compiled does not")
+                                f"or bmc checks it, {engine} does not")
         if live:   # the C search checks safety; liveness needs the whole graph (explicit, bmc)
             checks.properties = [p for p in checks.properties if p.name not in live]
             checks.liveness = []
-        r = explore_or_fallback(model, checks, max_states=max_states, max_seconds=max_seconds,
-                                progress_secs=progress_secs, stats=stats,
-                                hash_compaction=hash_compaction)
+        if engine == "compiled":   # the Python engine if there is no compiler
+            from revoke_check.engines.compiled import explore_or_fallback
+            r = explore_or_fallback(model, checks, max_states=max_states, max_seconds=max_seconds,
+                                    progress_secs=progress_secs, stats=stats,
+                                    hash_compaction=hash_compaction)
+        else:
+            from revoke_check.engines.distributed import explore as dist_explore
+            r = dist_explore(model, checks, address=ray_address, workers=ray_workers,
+                             max_states=max_states, max_seconds=max_seconds, progress_secs=progress_secs)
         if live:
             r.message = (r.message + " " if r.message else "") + \
-                f"(not checked by compiled: {', '.join(live)}; use --engine explicit)"
+                f"(not checked by {engine}: {', '.join(live)}; use --engine explicit)"
         return r
     if engine in Z3_ENGINES:
         skipped = list(checks.lock_order)

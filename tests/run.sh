@@ -25,5 +25,6 @@ PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
-# two workers: the suite is CPU-bound (z3, explorations, C builds) and CI has 2 cores
-exec .venv/bin/python -m pytest -q -n 2 "$@"
+# two workers: the suite is CPU-bound (z3, explorations, C builds) and CI has 2 cores;
+# loadgroup keeps the tests of one xdist_group (the Ray cluster of test_distributed) on one worker
+exec .venv/bin/python -m pytest -q -n 2 --dist loadgroup "$@"
