@@ -16,9 +16,12 @@ MEM bit keeps its value); only the hardware is reset.
 vfio's own function resets reach the same hooks through
 ``pci_try_reset_function``, which only *tries* the device lock: with a
 concurrent sysfs reset holding it, VFIO_DEVICE_RESET and the config-space FLR
-return -EAGAIN without resetting (the step is edited here only for configs
-that have a ``sysfs_reset`` actor on that device, so older configs are
-unchanged).
+return -EAGAIN without resetting, and ``vfio_pci_core_disable`` skips its
+function reset (``pci_dev_trylock`` fails).  The steps are edited here only
+for configs that have a ``sysfs_reset`` actor on that device, so older
+configs are unchanged.  In both, the trylock, the reset and the unlock are
+one step: nothing in between waits for another thread, and the PCI device
+lock is a both-mover there (LIMITATIONS 1).
 """
 from __future__ import annotations
 
@@ -41,6 +44,7 @@ def declare(p):
         doc="echo 1 > /sys/bus/pci/devices/.../reset: pci_reset_function from the PCI core, outside vfio"))
     for proc in ("vfio_pci_ioctl_reset", "vfio_exp_config_write"):
         p.replace_step(proc, "pci_try_reset_function", _try_lock(proc))
+    p.replace_step("vfio_pci_core_close_device", "vfio_pci_core_disable", _disable_trylock)
     p.add_config_check(_check)
 
 
@@ -81,6 +85,22 @@ def _try_lock(proc):
         return Step(s.label, out, s.doc + " pci_dev_trylock fails (-EAGAIN) while the PCI core holds the device lock.",
                     source=f"{SRC}:pci_try_reset_function")
     return make
+
+
+def _disable_trylock(t, vdev):
+    """``vfio_pci_core_disable``: the function reset only if ``pci_dev_trylock`` succeeds."""
+    from .vfio_pci_core import vfio_pci_core_close_device
+    s = next(x for x in vfio_pci_core_close_device(t, vdev) if x.label == "vfio_pci_core_disable")
+    if not contended(t.cfg, vdev):
+        return s
+    free = mutex_free(t.v.pci_dev_lock[vdev])
+    b = s.branches[0]
+    return Step(s.label, [
+        Branch(free, b.do, b.goto, events=b.events, note="pci_dev_trylock: reset the function"),
+        Branch(~free, b.do, b.goto, events=tuple(e for e in b.events if e.kind != "hw_reset"),
+               note="pci_dev_trylock failed: the function reset is skipped"),
+    ], s.doc + " The reset needs pci_dev_trylock, which fails while the PCI core holds the device lock.",
+        source="drivers/vfio/pci/vfio_pci_core.c:vfio_pci_core_disable")
 
 
 @procedure("pci_reset_function", f"{SRC}:pci_reset_function")

@@ -35,8 +35,9 @@ def declare(p):
 def pm_get(t, vdev: int, source: str) -> Step:
     v = t.v
     use = v.pm_usage[vdev]
+    # rpm_resume waits while runtime_status is RPM_SUSPENDING (drivers/base/power/runtime.c)
     return Step("pm_runtime_resume_and_get", [
-        Branch(~v.d3[vdev], {use: use + 1}, note="device active"),
+        Branch(and_(~v.d3[vdev], ~v.rpm_suspending[vdev]), {use: use + 1}, note="device active"),
         Branch(and_(v.d3[vdev], rwsem_write_free(v, vdev)), {use: use + 1, v.d3[vdev]: 0},
                events=(takes("memory_lock"),),
                note="suspended: vfio_pci_core_runtime_resume under memory_lock; engaged stays set"),

@@ -39,6 +39,12 @@ def E(v, d):
     return and_(v.open[d], v.vconfig[d], v.vmem[d], ~v.d3[d])
 
 
+def set_d0(t, devs) -> dict:
+    """``vfio_pci_set_power_state(vdev, PCI_D0)``: clear a PCI_PM_CTRL D3hot (configs with a PM_CTRL writer)."""
+    from .pm_runtime import _has_pm_ctrl
+    return {t.v.pm_ctrl_d3[d]: 0 for d in devs if _has_pm_ctrl(t.cfg, d)}
+
+
 def declare(p):
     """struct vfio_pci_core_device: memory_lock, the BAR mmaps, runtime PM state."""
     p.add_object_kind(ObjectKind(
@@ -53,14 +59,17 @@ def declare(p):
     p.add_field(Field("device", "engaged", BOOL, 0,
                       "vdev->pm_runtime_engaged (LOW_POWER_ENTRY done, not exited)"))
     p.add_field(Field("device", "d3", BOOL, 0, "runtime suspended: pdev->current_state >= PCI_D3hot"))
+    p.add_field(Field("device", "rpm_suspending", BOOL, 0,
+                      "dev->power.runtime_status == RPM_SUSPENDING: the suspend callback ran, D3hot not yet set"))
     p.add_helper("memory_enabled", memory_enabled)
     p.add_helper("E", E)
 
 
-def reset_function(t, vdev: int, who: str):
-    """zap_and_down_write; move(true); pci_try_reset_function; if enabled move(false); up_write.
+def reset_function(t, vdev: int, who: str, d0: bool = False):
+    """zap_and_down_write (and D0); move(true); pci_try_reset_function; if enabled move(false); up_write.
 
-    Shared shape of VFIO_DEVICE_RESET and the config-space FLR (``who`` says which).
+    Shared shape of VFIO_DEVICE_RESET (``d0``: it sets D0 before the revoke) and
+    the config-space FLR, which has no D0 step (``who`` says which).
     """
     v, cfg = t.v, t.cfg
     E = v.memory_enabled(vdev)
@@ -74,10 +83,14 @@ def reset_function(t, vdev: int, who: str):
             Branch(E, goto=NEXT, choice=c, events=evs, note="memory enabled: un-revoke"),
             Branch(~E, goto="up_write", choice=c, events=evs, note="memory disabled"),
         ]
+    # VFIO_DEVICE_RESET sets D0 right after the zap, in the same critical section and
+    # before anything blocks (the revoke's waits): one step by reduction (LIMITATIONS 1)
+    lock = {**zap_and_down_write(t, vdev), **(set_d0(t, [vdev]) if d0 else {})}
     return [
         step("zap_and_down_write",
-             f"{who}: take memory_lock for write and zap the BAR mmaps.",
-             when=rwsem_write_free(v, vdev), do=zap_and_down_write(t, vdev)),
+             f"{who}: take memory_lock for write and zap the BAR mmaps"
+             + ("; vfio_pci_set_power_state(D0)." if d0 else "."),
+             when=rwsem_write_free(v, vdev), do=lock),
         Call("revoke", "vfio_pci_dma_buf_move", {"vdev": vdev, "revoked": True}),
         Step("pci_try_reset_function", branches,
              "Reset the function (may fail, e.g. -EAGAIN), then test __vfio_pci_memory_enabled."),
@@ -89,7 +102,7 @@ def reset_function(t, vdev: int, who: str):
 
 @procedure("vfio_pci_ioctl_reset", f"{SRC}:vfio_pci_ioctl_reset")
 def vfio_pci_ioctl_reset(t, vdev: int):
-    return reset_function(t, vdev, "VFIO_DEVICE_RESET")
+    return reset_function(t, vdev, "VFIO_DEVICE_RESET", d0=True)
 
 
 @procedure("vfio_pci_dev_set_hot_reset", f"{SRC}:vfio_pci_dev_set_hot_reset")
@@ -118,7 +131,10 @@ def vfio_pci_dev_set_hot_reset(t):
         ]
 
     resets = [("reset ok", True)] + ([("reset fails", False)] if cfg.may("reset_fails") else [])
-    reset_bus = [Branch(TRUE, {cur: n}, goto="err_undo", choice=c if len(resets) > 1 else None,
+    # the D0 loop over device_list runs with every memory_lock and dev_set->lock held and
+    # does not block: it is part of the pci_reset_bus step (LIMITATIONS 1)
+    d0 = set_d0(t, range(n))
+    reset_bus = [Branch(TRUE, {cur: n, **d0}, goto="err_undo", choice=c if len(resets) > 1 else None,
                         events=tuple(Event("hw_reset", (k,)) for k in range(n)) if ok else (),
                         note="" if ok else "pci_reset_bus failed; undo anyway")
                  for c, ok in resets]
@@ -230,13 +246,29 @@ def vfio_pci_runtime_pm_exit(t, vdev: int):
 
 @procedure("vfio_pci_core_runtime_suspend", f"{SRC}:vfio_pci_core_runtime_suspend")
 def vfio_pci_core_runtime_suspend(t, vdev: int):
-    """The PM core suspends an idle device (usage 0): the callback runs under memory_lock, then D3hot."""
+    """The PM core suspends an idle device (usage 0): the callback runs under memory_lock, then D3hot.
+
+    Two steps: ``rpm_suspend`` (runtime_status := RPM_SUSPENDING; the
+    callback's down_write, D0, up_write -- one non-blocking critical section)
+    and ``pci_finish_runtime_suspend``, which puts the device in D3hot after
+    memory_lock was released (drivers/pci/pci-driver.c:pci_pm_runtime_suspend).
+    In between, memory_lock is free and the device is still in D0; a
+    ``pm_runtime_resume_and_get`` waits for the suspend to finish
+    (drivers/base/power/runtime.c:rpm_resume on RPM_SUSPENDING).
+    """
     v = t.v
-    return [step("rpm_suspend",
-                 "With no PM reference left, the callback takes memory_lock, "
-                 "and the PCI core moves the device to D3hot.",
-                 when=and_(v.pm_usage[vdev] == 0, ~v.d3[vdev], rwsem_write_free(v, vdev)),
-                 do={v.d3[vdev]: 1}, goto="rpm_suspend", events=(takes("memory_lock"),))]
+    return [
+        step("rpm_suspend",
+             "With no PM reference left, runtime_status = RPM_SUSPENDING; the callback takes memory_lock, "
+             "sets D0 and releases it.",
+             when=and_(v.pm_usage[vdev] == 0, ~v.d3[vdev], rwsem_write_free(v, vdev)),
+             do={v.rpm_suspending[vdev]: 1, **set_d0(t, [vdev])}, events=(takes("memory_lock"),)),
+        step("pci_finish_runtime_suspend",
+             "After the callback, outside memory_lock, the PCI core moves the device to D3hot "
+             "(runtime_status = RPM_SUSPENDED).",
+             do={v.d3[vdev]: 1, v.rpm_suspending[vdev]: 0}, goto="rpm_suspend",
+             source="drivers/pci/pci-driver.c:pci_pm_runtime_suspend"),
+    ]
 
 
 @procedure("vfio_pci_core_close_device", f"{SRC}:vfio_pci_core_close_device")

@@ -587,9 +587,13 @@ def gate(manifest, variant, coverage_configs, allow, no_coverage, junit_out, as_
 @click.option("--allow", type=click.Path(dir_okay=False), default=None,
               help="Allow-list file (default: the project's coverage.toml).")
 @click.option("--max-states", type=click.IntRange(1), default=None, help="Stop (incomplete) after N states.")
+@click.option("--preconditions", "show_pre", is_flag=True,
+              help="Per step, the combinations of the (abstracted) values its guard and updates read "
+                   "that were seen, of those possible; with --fail-unfired, also exit 1 on an unseen "
+                   "combination of a [[precondition]] target that [[unseen]] does not explain.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @protocol_option
-def coverage_cmd(config, variant, fail_unfired, allow, max_states, as_json, protocol):
+def coverage_cmd(config, variant, fail_unfired, allow, max_states, show_pre, as_json, protocol):
     """Per-step firing counts over the whole state space, and witnesses reached."""
     from revoke_check.ci.coverage import COVERAGE_FILE, AllowList, CoverageError, coverage, judge, load_allow
     try:
@@ -597,6 +601,8 @@ def coverage_cmd(config, variant, fail_unfired, allow, max_states, as_json, prot
             load_allow(COVERAGE_FILE) if COVERAGE_FILE.exists() else AllowList())
     except CoverageError as e:
         _fail2(str(e))
+    if show_pre:
+        _preconditions_cmd(config, variant, allow_list, fail_unfired, max_states, as_json, protocol)
     cov = coverage(config, variant, max_states=max_states, protocol=protocol)
     v = judge(cov, allow_list)
     if as_json:
@@ -629,6 +635,49 @@ def coverage_cmd(config, variant, fail_unfired, allow, max_states, as_json, prot
             for p in probs:
                 click.echo(f"  {p}")
     if not cov.complete:
+        sys.exit(3)
+    sys.exit(1 if fail_unfired and not v.ok else 0)
+
+
+def _preconditions_cmd(config, variant, allow_list, fail_unfired, max_states, as_json, protocol):
+    """``coverage --preconditions``: the report, and the gate of the targets of this config."""
+    from revoke_check.ci.preconditions import judge_preconditions, preconditions
+    from revoke_check.model.config import ConfigError, split_spec
+    name = split_spec(config)[1] or config      # a FILE.toml:NAME config meets NAME's targets
+    try:
+        pre = preconditions(config, variant, allow_list.targets_of(name, variant),
+                            protocol=protocol, max_states=max_states)
+    except (ValueError, ConfigError) as e:
+        _fail2(str(e))
+    v = judge_preconditions(pre, allow_list.unseen)
+    allowed = {(id(p), c): u for u, p, c in v.allowed}
+    if as_json:
+        def rows(ps):
+            return [{"step": p.step, "over": list(p.over), "possible": len(p.possible),
+                     "seen": sorted(p.text(c) for c in p.seen),
+                     "unseen": [p.text(c) for c in p.unseen]} for p in ps]
+        click.echo(json.dumps({"config": pre.config, "variant": pre.variant, "complete": pre.complete,
+                               "distinct_states": pre.distinct_states, "steps": rows(pre.steps),
+                               "targets": rows(pre.targets), "not_explained": v.problems()}, indent=1))
+    else:
+        click.echo(f"{pre.variant} on {pre.config}: preconditions over {pre.distinct_states} states "
+                   "(abstracted: bool and enum values, lock none/held, counters 0/>0)")
+        for p in pre.steps:
+            click.echo(f"  {len(p.seen):>4}/{len(p.possible):<5} {p.step}")
+        if pre.targets:
+            click.echo("targets (coverage.toml [[precondition]]):")
+        for p in pre.targets:
+            click.echo(f"  {len(p.seen)}/{len(p.possible)}  {p.step}  over {', '.join(p.over)}")
+            for c in p.possible:
+                mark = ("seen" if c in p.seen else
+                        "unseen (allowed)" if (id(p), c) in allowed else "UNSEEN")
+                click.echo(f"      {mark:<16} {p.text(c)}")
+        probs = v.problems()
+        if probs:
+            click.echo("not explained:")
+            for x in probs:
+                click.echo(f"  {x}")
+    if not pre.complete:
         sys.exit(3)
     sys.exit(1 if fail_unfired and not v.ok else 0)
 

@@ -33,6 +33,8 @@ def test_gate_passes_on_the_project_manifest():
     # the coverage target of coverage.toml ran too
     assert "ok   coverage upstream@wide" in out
     assert "ok   coverage upstream@default" in out
+    # and the precondition targets (issue 11 item 9)
+    assert "ok   preconditions upstream@close-paths" in out and "ok   preconditions upstream@default" in out
 
 
 def test_altered_state_count_fails_with_expected_vs_actual(tmp_path):
@@ -142,8 +144,10 @@ def test_gate_junit_one_case_per_entry(tmp_path):
     xml = JUnitXml.fromfile(str(out))
     cases = [c for s in xml for c in s]
     # two entries + the coverage targets of coverage.toml (wide once, though also --coverage)
-    targets = len(load_allow(ROOT / "coverage.toml").targets)
-    assert len(cases) == 2 + targets and targets >= 1
+    # + one case per config with precondition targets
+    allow = load_allow(ROOT / "coverage.toml")
+    targets, pres = len(allow.targets), len(allow.precondition_configs())
+    assert len(cases) == 2 + targets + pres and targets >= 1 and pres == 2
     failed = [c for c in cases if not c.is_passed]
     assert len(failed) == 1 and "trace_length: expected 1" in failed[0].result[0].text
     assert failed[0].name == "no-open-count-check@default[explicit:no-unopened-vconfig-access]"

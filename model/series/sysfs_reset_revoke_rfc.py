@@ -126,3 +126,44 @@ def sysfs_reset_revoke_rfc_vfio_owned(p):
     against vfio's memory_lock(W) -> pci_dev_trylock (no dependency).
     """
     _hooks_on_sysfs_path(p)
+
+
+@variant("sysfs-reset-revoke-rfc-vfio-owned-close-safe")
+def sysfs_reset_revoke_rfc_vfio_owned_close_safe(p):
+    """Candidate fix for the candidate fix: the hooks also survive a device close.
+
+    With ``-c pci-core-reset-close``, ``sysfs-reset-revoke-rfc-vfio-owned``
+    lets ``vfio_pci_core_disable`` free vconfig (it holds only dev_set->lock;
+    its own ``pci_dev_trylock`` fails and the reset is skipped) while the sysfs
+    reset sits between reset_prepare and reset_done; reset_done then reads the
+    freed vconfig in ``__vfio_pci_memory_enabled``.  Here
+    ``vfio_config_free`` runs under memory_lock(W), which the hooks hold from
+    prepare to done, and reset_done tests that vconfig still exists (the
+    device is open) before it tests memory_enabled.
+    """
+    sysfs_reset_revoke_rfc_vfio_owned(p)
+    from revoke_check.model.locks import takes
+    from revoke_check.model.vfio_pci_core import vfio_pci_core_close_device
+
+    def done(t, vdev):
+        v = t.v
+        E = and_(v.vconfig[vdev], v.memory_enabled(vdev))
+        ev = (Event("mem_enabled_eval", (vdev,)),)
+        return Step("pci_dev_restore", [
+            Branch(~v.vconfig[vdev], goto="vfio_pci_reset_done_up_write", note="device closed: no vconfig"),
+            Branch(E, goto=NEXT, events=ev, note="memory enabled: un-revoke"),
+            Branch(and_(v.vconfig[vdev], ~E), goto="vfio_pci_reset_done_up_write", events=ev,
+                   note="memory disabled"),
+        ], "Restore config space; reset_done tests vconfig, then __vfio_pci_memory_enabled.",
+            source=f"{VFIO}:vfio_pci_reset_done")
+
+    def disable(t, vdev):
+        from revoke_check.model.pci import _disable_trylock
+        s = _disable_trylock(t, vdev)
+        for b in s.branches:
+            b.when = and_(b.when, rwsem_write_free(t.v, vdev))
+            b.events = tuple(b.events) + (takes("memory_lock"),)
+        s.doc += " vfio_config_free runs under memory_lock(W)."
+        return s
+    p.replace_step("pci_reset_function", "pci_dev_restore", done)
+    p.replace_step("vfio_pci_core_close_device", "vfio_pci_core_disable", disable)

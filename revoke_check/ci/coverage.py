@@ -138,6 +138,19 @@ class AllowList:
     entries: list = field(default_factory=list)
     targets: list = field(default_factory=list)    # (config, variant) the gate checks
     path: str = ""
+    preconditions: list = field(default_factory=list)   # preconditions.Target
+    unseen: list = field(default_factory=list)          # preconditions.Unseen
+
+    def precondition_configs(self) -> list:
+        """(config, variant) pairs with precondition targets, in file order."""
+        out = []
+        for t in self.preconditions:
+            if (t.config, t.variant) not in out:
+                out.append((t.config, t.variant))
+        return out
+
+    def targets_of(self, config: str, variant: str) -> list:
+        return [t for t in self.preconditions if (t.config, t.variant) == (config, variant)]
 
     def for_(self, config: str, variant: str, kind: str) -> dict:
         return {a.what: a for a in self.entries if a.kind == kind and a.applies(config, variant)}
@@ -151,10 +164,10 @@ def load_allow(path=None) -> AllowList:
     """Read ``coverage.toml``: ``[[target]]``, ``[[unfired]]`` and ``[[unreached]]`` entries."""
     path = Path(path or COVERAGE_FILE)
     raw = load_checked(path, "coverage", CoverageError)
-    extra = set(raw) - {"target", "unfired", "unreached"}
+    extra = set(raw) - {"target", "unfired", "unreached", "precondition", "unseen"}
     if extra:
         raise CoverageError(f"{path}: unknown table {sorted(extra)[0]!r} "
-                            "(known: target, unfired, unreached)")
+                            "(known: target, unfired, unreached, precondition, unseen)")
     out = AllowList(path=str(path))
     for i, t in enumerate(raw.get("target", [])):
         if not isinstance(t, dict) or "config" not in t or set(t) - {"config", "variant"}:
@@ -174,7 +187,36 @@ def load_allow(path=None) -> AllowList:
                 raise CoverageError(f"{path}: {kind}[{i}] ({e[field_]}) needs a written reason")
             out.entries.append(Allow(kind, str(e[field_]), str(e["reason"]).strip(),
                                      str(e["config"]), str(e.get("variant", "upstream"))))
+    _load_preconditions(path, raw, out)
     return out
+
+
+def _load_preconditions(path, raw, out):
+    """``[[precondition]]`` targets and ``[[unseen]]`` combinations with their reasons."""
+    from revoke_check.ci.preconditions import Target, Unseen, parse_combo
+    for i, t in enumerate(raw.get("precondition", [])):
+        if not isinstance(t, dict) or set(t) - {"config", "variant", "step", "over"}:
+            raise CoverageError(f"{path}: precondition[{i}] takes config, variant, step and over only")
+        over = t.get("over")
+        if not t.get("config") or not t.get("step") or not isinstance(over, list) or not over \
+                or not all(isinstance(x, str) and x for x in over):
+            raise CoverageError(f"{path}: precondition[{i}] needs config, step and a list over")
+        out.preconditions.append(Target(str(t["config"]), str(t.get("variant", "upstream")),
+                                        str(t["step"]), tuple(over)))
+    for i, e in enumerate(raw.get("unseen", [])):
+        if not isinstance(e, dict) or set(e) - {"config", "variant", "step", "combination", "reason"}:
+            raise CoverageError(f"{path}: unseen[{i}] takes config, variant, step, combination and reason only")
+        for need in ("config", "step", "combination"):
+            if not e.get(need):
+                raise CoverageError(f"{path}: unseen[{i}] needs {need}")
+        if not str(e.get("reason", "")).strip():
+            raise CoverageError(f"{path}: unseen[{i}] ({e['step']}: {e['combination']}) needs a written reason")
+        try:
+            parse_combo(str(e["combination"]))
+        except ValueError as err:
+            raise CoverageError(f"{path}: unseen[{i}]: combination: {err}") from None
+        out.unseen.append(Unseen(str(e["config"]), str(e.get("variant", "upstream")), str(e["step"]),
+                                 str(e["combination"]), str(e["reason"]).strip()))
 
 
 # --- judging a coverage against the allow-list --------------------------------------

@@ -23,7 +23,7 @@ from revoke_check.traces.render_text import render_text
 from revoke_check.ci.coverage import AllowList, CoverageError, Verdict, coverage, judge, load_allow
 from revoke_check.ci.manifest import Entry, ManifestError, compare, load_manifest, run_entry
 
-__all__ = ["GateOutcome", "CoverageOutcome", "run_gate", "GateError", "resolve_variant"]
+__all__ = ["GateOutcome", "CoverageOutcome", "PreconditionOutcome", "run_gate", "GateError", "resolve_variant"]
 
 
 class GateError(ValueError):
@@ -77,6 +77,30 @@ class CoverageOutcome:
                 f"({len(self.verdict.allowed)} unfired/unreached explained by the allow-list), "
                 f"{wits}/{len(c.witnesses)} witnesses reached, {c.distinct_states} states")
         return [head] + [f"     {p}" for p in self.verdict.problems()]
+
+
+@dataclass
+class PreconditionOutcome:
+    config: str
+    variant: str
+    verdict: object           # preconditions.PreVerdict
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict.ok
+
+    @property
+    def name(self) -> str:
+        return f"preconditions {self.variant}@{self.config}"
+
+    def lines(self) -> list[str]:
+        v = self.verdict
+        seen = sum(len(p.seen & set(p.possible)) for p in v.pre.targets)
+        possible = sum(len(p.possible) for p in v.pre.targets)
+        head = (f"{'ok  ' if self.ok else 'FAIL'} {self.name}: {len(v.pre.targets)} steps, "
+                f"{seen}/{possible} combinations seen ({len(v.allowed)} unseen explained by "
+                f"the allow-list), {v.pre.distinct_states} states")
+        return [head] + [f"     {p}" for p in v.problems()]
 
 
 def resolve_variant(variant: str, base: Path | None, suffix: str = ".py") -> str:
@@ -155,6 +179,17 @@ def run_gate(manifest=None, *, variant: str | None = None, coverage_configs=(),
         outcomes.append(o)
         if on_outcome:
             on_outcome(o)
+    from revoke_check.ci.preconditions import judge_preconditions, preconditions
+    for config, v in allow_list.precondition_configs():
+        try:
+            pre = preconditions(config, sub(v), allow_list.targets_of(config, v))
+        except ValueError as e:
+            raise GateError(f"{allow_path}: {e}") from None
+        pre.variant = v
+        o = PreconditionOutcome(config, v, judge_preconditions(pre, allow_list.unseen))
+        outcomes.append(o)
+        if on_outcome:
+            on_outcome(o)
     return outcomes
 
 
@@ -168,6 +203,9 @@ def gate_cases(outcomes) -> list:
             r = o.result
             c = Case("revoke-check gate: manifest", f"{r.variant} on {r.config} [{r.engine}]",
                      o.entry.name, r.seconds, stdout=lines[0])
+        elif isinstance(o, PreconditionOutcome):
+            c = Case("revoke-check gate: preconditions", f"{o.variant} on {o.config} [explicit]",
+                     o.name, 0.0, stdout=lines[0])
         else:
             cov = o.verdict.cov
             c = Case("revoke-check gate: coverage", f"{o.variant} on {o.config} [explicit]",
