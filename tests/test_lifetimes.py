@@ -114,11 +114,11 @@ def test_lifetime_actors_need_the_setting_and_exported_bufs():
 def test_sriov_the_ebusy_d3hot_write_un_revokes_while_engaged_and_the_fix_holds():
     r = check("sriov")
     assert (r.verdict, r.property, len(r.trace), r.distinct_states) == \
-        ("violated", "buf-usable-only-while-decoding", 18, 6249)
+        ("violated", "buf-usable-only-while-decoding", 18, 6301)
     notes = [s.note for s in r.trace.steps]
     assert "sriov_active: -EBUSY, still D0; memory enabled: un-revoke" in notes
     r = check("sriov", "unrevoke-checks-engaged")
-    assert (r.verdict, r.distinct_states) == ("holds", 13996), r.message
+    assert (r.verdict, r.distinct_states) == ("holds", 14260), r.message
 
 
 def test_sriov_configure_sets_d0_under_memory_lock_and_keeps_a_pm_reference():
@@ -151,10 +151,10 @@ def test_sriov_configs_are_checked():
 
 def test_the_pf_stays_in_d0_while_its_vfs_exist_and_the_unlocked_enable_breaks_it():
     _, r = _run("sriov", props=("pf-powered-while-vfs-exist",))
-    assert (r.verdict, r.distinct_states) == ("holds", 15900), r.message
+    assert (r.verdict, r.distinct_states) == ("holds", 16248), r.message
     assert r.witnesses["pf-powered-while-vfs-exist/vfs-enabled"]
     _, r = _run("sriov", "sriov-enable-outside-the-lock", props=("pf-powered-while-vfs-exist",))
-    assert (r.verdict, len(r.trace), r.distinct_states) == ("violated", 11, 1513)
+    assert (r.verdict, len(r.trace), r.distinct_states) == ("violated", 11, 1514)
     labels = [s.label for s in r.trace.steps]
     d3 = [k for k, lb in enumerate(labels) if lb.endswith("vfio_lock_and_set_power_state:vfio_pci_set_power_state")]
     assert d3 and labels[-1] == "vfio_pci_core_sriov_configure:pci_enable_sriov"
