@@ -31,7 +31,10 @@ DEFAULT_Z3_SECONDS = 300.0
 
 from revoke_check.engines.liveness import Fairness, FairnessError  # noqa: E402
 
-DOMAIN_ERRORS = (ConfigError, VariantError, PropertyError, TraceError, ModelError, FairnessError)
+from revoke_check.engines.compiled_mt import CheckpointError  # noqa: E402
+
+DOMAIN_ERRORS = (ConfigError, VariantError, PropertyError, TraceError, ModelError, FairnessError,
+                 CheckpointError)
 
 FAIRNESS_HELP = ("Fairness of the liveness properties: weak (default: a thread that stays enabled "
                  "eventually takes a step, TLC's WF), strong (one enabled infinitely often does, SF), "
@@ -278,6 +281,15 @@ def print_result(r: Result, as_json: bool):
 @click.option("--hash-compaction", is_flag=True,
               help="compiled: store 64-bit fingerprints only (less memory; may miss states, so "
                    "no violation is reported as incomplete, exit 3, never holds).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="compiled: threads expanding each BFS level (same counts and first trace as 1).")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="compiled: save the search here every --checkpoint-every seconds and when "
+                   "it stops incomplete (a limit, Ctrl-C), to continue with --recover.")
+@click.option("--checkpoint-every", type=Seconds(), default=30.0, show_default=True,
+              help="compiled: seconds between checkpoints.")
+@click.option("--recover", type=click.Path(dir_okay=False), default=None,
+              help="compiled: continue the search saved in this checkpoint (same model and properties).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--trace-out", type=click.Path(dir_okay=False), default=None,
@@ -293,8 +305,8 @@ def print_result(r: Result, as_json: bool):
               show_default=True, help=FAIRNESS_HELP)
 @click.option("--strong-fair", "strong", multiple=True, metavar="THREAD|LOCK", help=STRONG_HELP)
 def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_states,
-          max_seconds, hash_compaction, quiet, as_json, trace_out, junit_out, sarif_out, kernel_src,
-          protocol, fair_kind, strong):
+          max_seconds, hash_compaction, workers, checkpoint, checkpoint_every, recover, quiet,
+          as_json, trace_out, junit_out, sarif_out, kernel_src, protocol, fair_kind, strong):
     """Check properties of a variant on a config.
 
     The z3 engines (bmc, kind, spacer) stop after --max-seconds, 300 s by
@@ -305,7 +317,11 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
     if hash_compaction and (engine != "compiled" or junit_out or sarif_out):
         raise click.BadParameter("needs --engine compiled (and no --junit/--sarif)",
                                  param_hint="--hash-compaction")
-    for path, opt in ((trace_out, "--trace-out"), (junit_out, "--junit"), (sarif_out, "--sarif")):
+    for opt, val in (("--workers", workers > 1), ("--checkpoint", checkpoint), ("--recover", recover)):
+        if val and (engine != "compiled" or junit_out or sarif_out):
+            raise click.BadParameter("needs --engine compiled (and no --junit/--sarif)", param_hint=opt)
+    for path, opt in ((trace_out, "--trace-out"), (junit_out, "--junit"), (sarif_out, "--sarif"),
+                      (checkpoint, "--checkpoint")):
         writable(path, opt)
     fairness = fairness_of(fair_kind, strong)
     if not quiet:
@@ -356,7 +372,9 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
                             as_json, trace_out, junit_out, sarif_out, kernel_src, protocol, fairness)
     r = run_one(engine, show_invariant=show_invariant,
                 progress_secs=0.0 if quiet or engine != "compiled" else 2.0,
-                hash_compaction=hash_compaction)
+                hash_compaction=hash_compaction,
+                **({"workers": workers, "checkpoint": checkpoint, "checkpoint_every": checkpoint_every,
+                    "recover": recover} if engine == "compiled" else {}))
     if stop:
         stop.set()
     if trace_out and r.trace is not None:

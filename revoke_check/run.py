@@ -32,7 +32,8 @@ def check(config: str = "default", variant: str | None = None, properties=None, 
           engine: str = "explicit", max_states=None, max_seconds=None, depth=None,
           progress=None, lemmas: bool = True, show_invariant: bool = False,
           progress_secs: float = 0.0, stats: dict | None = None,
-          hash_compaction: bool = False, protocol: str | None = None, fairness=None) -> Result:
+          hash_compaction: bool = False, protocol: str | None = None, fairness=None,
+          **mt) -> Result:
     """``fairness``: a :class:`~revoke_check.engines.liveness.Fairness` for the liveness
     properties (default weak per thread); explicit and bmc check liveness; kind,
     spacer and the compiled engine leave it out (they check safety) and say so."""
@@ -46,13 +47,14 @@ def check(config: str = "default", variant: str | None = None, properties=None, 
     r = _check(model, checks, engine=engine, max_states=max_states, max_seconds=max_seconds,
                depth=depth, progress=progress, lemmas=lemmas, show_invariant=show_invariant,
                progress_secs=progress_secs, stats=stats, hash_compaction=hash_compaction,
-               fairness=fairness)
+               fairness=fairness, **mt)
     r.provenance = provenance(model)
     return r
 
 
 def _check(model, checks, *, engine, max_states, max_seconds, depth, progress, lemmas,
-           show_invariant, progress_secs=0.0, stats=None, hash_compaction=False, fairness=None) -> Result:
+           show_invariant, progress_secs=0.0, stats=None, hash_compaction=False, fairness=None,
+           **mt) -> Result:
     if engine == "explicit":
         return explore(model, checks, max_states=max_states, max_seconds=max_seconds,
                        progress=progress, fairness=fairness)
@@ -68,7 +70,7 @@ def _check(model, checks, *, engine, max_states, max_seconds, depth, progress, l
             checks.liveness = []
         r = explore_or_fallback(model, checks, max_states=max_states, max_seconds=max_seconds,
                                 progress_secs=progress_secs, stats=stats,
-                                hash_compaction=hash_compaction)
+                                hash_compaction=hash_compaction, **mt)
         if live:
             r.message = (r.message + " " if r.message else "") + \
                 f"(not checked by compiled: {', '.join(live)}; use --engine explicit)"

@@ -300,6 +300,8 @@ def generate_c(model, checks, *, fp_bits: int = 64) -> str:
     out.append(_LOCK_RUNTIME)
     out.append(lo_src if lo_src else "static int lock_step(int ti, const int *s) { (void)ti; (void)s; return 0; }")
     out.append(_RUNTIME)
+    from revoke_check.engines.compiled_mt import mt_c   # --workers, --checkpoint (own C section)
+    out.append(mt_c(model, checks, cexpr))
     return "\n\n".join(out) + "\n"
 
 
@@ -672,7 +674,7 @@ def _build(src, digest, cc, flags, d: Path, so: Path):
         c = Path(tmp) / f"{digest}.c"
         c.write_text(src)
         out = Path(tmp) / "lib.so"
-        p = subprocess.run([cc, *flags, "-std=gnu11", "-shared", "-fPIC", "-w", "-o", str(out), str(c)],
+        p = subprocess.run([cc, *flags, "-std=gnu11", "-shared", "-fPIC", "-pthread", "-w", "-o", str(out), str(c)],
                            capture_output=True, text=True)
         if p.returncode != 0:
             raise CompileError(f"{cc} failed on the generated C: {(p.stderr or p.stdout).strip()[-500:]}")
@@ -684,6 +686,13 @@ def _bind(lib, digest, so, key):
                                ctypes.POINTER(ctypes.c_uint8), ctypes.POINTER(ctypes.c_int32),
                                ctypes.c_int32]
     lib.rc_explore.restype = ctypes.c_int32
+    lib.rc_explore_mt.argtypes = [ctypes.POINTER(_Run), ctypes.POINTER(ctypes.c_uint64),
+                                  ctypes.POINTER(ctypes.c_uint8), ctypes.POINTER(ctypes.c_int32),
+                                  ctypes.c_int32, ctypes.c_int32, ctypes.c_char_p, ctypes.c_char_p,
+                                  ctypes.c_double, ctypes.c_char_p]
+    lib.rc_explore_mt.restype = ctypes.c_int32
+    lib.rc_mt_chunk.argtypes = [ctypes.c_int]
+    lib.rc_mt_chunk.restype = None
     lib.rc_path.argtypes = [ctypes.c_int64, ctypes.POINTER(ctypes.c_int32), ctypes.c_int64]
     lib.rc_path.restype = ctypes.c_int64
     lib.rc_free.restype = None
@@ -698,7 +707,9 @@ def _bind(lib, digest, so, key):
 
 def explore(model, checks, *, max_states: int | None = None, max_seconds: float | None = None,
             progress_secs: float = 0.0, stats: dict | None = None,
-            hash_compaction: bool = False, fp_bits: int = 64) -> Result:
+            hash_compaction: bool = False, fp_bits: int = 64, workers: int = 1,
+            checkpoint: str | None = None, checkpoint_every: float = 30.0,
+            recover: str | None = None, _chunk: int | None = None) -> Result:
     """Exhaustive BFS in C; the same Result as :func:`revoke_check.engines.explicit.explore`.
 
     With ``hash_compaction`` only a 64-bit fingerprint of each state is stored:
@@ -711,6 +722,13 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
     figures (``bytes``: the packed states, parent ids, transition indices and the
     whole table, in use; ``alloc_bytes``: the same allocated, including grown but
     untouched capacity; ``state_bytes``: packed bytes per state).
+
+    ``workers`` > 1, ``checkpoint`` or ``recover`` run the level-synchronous
+    search of :mod:`revoke_check.engines.compiled_mt` (the same ids, counts and
+    first counterexample as one worker); ``checkpoint`` is written every
+    ``checkpoint_every`` seconds and when the search stops incomplete (a limit,
+    Ctrl-C); ``recover`` continues from one (:class:`CheckpointError` if it is
+    of another model or search, or corrupt).
     """
     t0 = time.monotonic()
     sem = Semantics(model, checks)      # the reference semantics rebuilds traces and messages
@@ -728,8 +746,18 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
                max_seconds=float(max_seconds or 0.0), progress_secs=float(progress_secs or 0.0),
                check_lock_order=1 if checks.lock_order else 0,
                hash_compact=1 if hash_compaction else 0)
+    mt = workers > 1 or checkpoint or recover
+    if mt:
+        _check_checkpoint_paths(checkpoint, recover)
     with _LOCK:
-        _run_interruptibly(lib, run, cov, reached_c, lolog, lo_cap)
+        if mt:
+            lib.rc_mt_chunk(int(_chunk or 0))   # a test hook: small chunks split the levels
+            _run_interruptibly(lib, run, cov, reached_c, lolog, lo_cap, int(workers),
+                               lib.digest.encode(), os.fsencode(checkpoint) if checkpoint else None,
+                               float(checkpoint_every or 0.0),
+                               os.fsencode(recover) if recover else None, entry=lib.rc_explore_mt)
+        else:
+            _run_interruptibly(lib, run, cov, reached_c, lolog, lo_cap)
         try:
             path = None
             if run.status in (1, 2):
@@ -748,6 +776,13 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
     def done():
         res.seconds = time.monotonic() - t0
         return res
+
+    if run.status in (7, 8, 9):
+        from revoke_check.engines.compiled_mt import CheckpointError
+        raise CheckpointError({7: f"{recover}: a checkpoint of another model, properties or search "
+                                  "(its digest or hash compaction differs)",
+                               8: f"{recover}: not a readable checkpoint (corrupt or truncated)",
+                               9: f"{checkpoint}: cannot write the checkpoint"}[run.status])
 
     if run.status == 6:
         res.verdict = INCOMPLETE
@@ -823,7 +858,17 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
     return done()
 
 
-def _run_interruptibly(lib, run, *args):
+def _check_checkpoint_paths(checkpoint, recover):
+    from revoke_check.engines.compiled_mt import CheckpointError
+    if recover and not os.path.isfile(recover):
+        raise CheckpointError(f"{recover}: no such checkpoint file")
+    if checkpoint:
+        d = os.path.dirname(os.path.abspath(checkpoint))
+        if not os.path.isdir(d) or not os.access(d, os.W_OK):
+            raise CheckpointError(f"{checkpoint}: cannot write the checkpoint (directory not writable)")
+
+
+def _run_interruptibly(lib, run, *args, entry=None):
     """The C search in a worker thread, so that Ctrl-C stops it (as an incomplete search).
 
     Completion is signalled by an Event, not by Thread.join: an interrupted join can
@@ -834,7 +879,7 @@ def _run_interruptibly(lib, run, *args):
 
     def work():
         try:
-            lib.rc_explore(ctypes.byref(run), *args)
+            (entry or lib.rc_explore)(ctypes.byref(run), *args)
         finally:
             finished.set()
     threading.Thread(target=work, daemon=True).start()
@@ -893,11 +938,12 @@ def compiler_available() -> bool:
 
 
 def explore_or_fallback(model, checks, *, max_states=None, max_seconds=None, progress_secs=0.0,
-                        stats=None, hash_compaction=False) -> Result:
+                        stats=None, hash_compaction=False, **mt) -> Result:
     """The compiled engine, or the Python explorer (saying so on stderr) when no compiler is found."""
     try:
         return explore(model, checks, max_states=max_states, max_seconds=max_seconds,
-                       progress_secs=progress_secs, stats=stats, hash_compaction=hash_compaction)
+                       progress_secs=progress_secs, stats=stats, hash_compaction=hash_compaction,
+                       **mt)
     except CompileError as e:
         print(f"revoke-check: compiled engine unavailable ({e}); using the Python explicit engine",
               file=sys.stderr)
