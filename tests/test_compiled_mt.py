@@ -56,10 +56,25 @@ def _safety_entries():
     return out
 
 
+def _representative(entries):
+    """The first violated entry of each property, and the first holding entry of 8 configs."""
+    seen, out = set(), []
+    for e in entries:
+        key = ("v", e.property) if e.verdict == "violated" else ("h", e.config)
+        if key not in seen and (key[0] == "v" or sum(k[0] == "h" for k in seen) < 8):
+            seen.add(key)
+            out.append(e)
+    return out
+
+
 @needs_cc
-def test_two_workers_match_one_on_every_manifest_entry():
+def test_two_workers_match_one_on_the_manifest():
+    """Every safety entry with REVOKE_CHECK_MT_ALL=1 (about 4 minutes), else a representative set."""
     entries = _safety_entries()
     assert len(entries) >= 20
+    if not os.environ.get("REVOKE_CHECK_MT_ALL"):
+        entries = _representative(entries)
+        assert sum(e.verdict == "violated" for e in entries) >= 10
     for e in entries:
         args = (e.config, e.variant, e.properties or None, e.protocol)
         one = _run(*args)

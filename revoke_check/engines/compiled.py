@@ -367,6 +367,7 @@ static uint32_t *table; static uint64_t tmask, n_states, cap;
    [base, n_states) still to expand (at most two BFS levels) */
 static int hc; static uint64_t *fptable; static uint64_t base, acap;
 static uint64_t arena_peak;   /* most states held in the arena at once */
+static int64_t rss_bytes(void);   /* resident set size, for the progress line (compiled_mt.py) */
 static int tbits = 10;   /* log2 of the table size */
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
@@ -584,9 +585,9 @@ int rc_explore(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolog, 
       if (r->progress_secs > 0 && t - last >= r->progress_secs) {
         last = t;
         fprintf(stderr, "revoke-check: compiled %s: %lld transitions, %llu distinct, %llu queued, "
-                "depth %lld, %.0f states/s, %.1f MB, %.0fs\n", MODEL_NAME, (long long)edges,
+                "depth %lld, %.0f states/s, %.1f MB, RSS %.1f MB, %.0fs\n", MODEL_NAME, (long long)edges,
                 (unsigned long long)n_states, (unsigned long long)(n_states - i), (long long)depth_i,
-                n_states / (t - t0), mem_bytes() / 1048576.0, t - t0);
+                n_states / (t - t0), mem_bytes() / 1048576.0, rss_bytes() / 1048576.0, t - t0);
         fflush(stderr);
       }
       if (r->max_seconds > 0 && t - t0 > r->max_seconds) { r->status = 4; goto done; }
