@@ -40,7 +40,8 @@ DEFAULT = ["default@upstream", "wide@upstream", "lowpower@unrevoke-checks-engage
 def _model(config: str, variant: str):
     from revoke_check.model.config import get_config, load_configs, parse_config
     from revoke_check.model.variants import get_protocol
-    if config in load_configs():
+    from revoke_check.model.protocol import upstream
+    if config in load_configs() or config in upstream().configs:   # configs-large.toml too
         cfg = get_config(config)
     else:
         raw = tomllib.loads((ROOT / "benchmarks" / "configs.toml").read_text())
