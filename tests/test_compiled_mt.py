@@ -170,3 +170,14 @@ def test_cli_checkpoint_then_recover(tmp_path):
     assert "2186 distinct states" in p.stdout and "2186 distinct states" in q.stdout
     p = subprocess.run(base[:-2] + ["-e", "explicit", "--workers", "2"], capture_output=True, text=True)
     assert p.returncode == 2 and "needs --engine compiled" in p.stderr
+
+
+@needs_cc
+def test_resume_with_hash_compaction(tmp_path):
+    ck = tmp_path / "hc.ck"
+    whole = _run("wide", hash_compaction=True)
+    part = _run("wide", hash_compaction=True, max_states=12000, checkpoint=str(ck), _chunk=40)
+    assert part["distinct"] < whole["distinct"]
+    assert _run("wide", hash_compaction=True, recover=str(ck), workers=2) == whole
+    with pytest.raises(CheckpointError, match="another model"):
+        _run("wide", recover=str(ck))
