@@ -56,19 +56,20 @@ def mt_c(model, checks, cexpr) -> str:
     wit_ids = {w: k for k, (w, _) in enumerate(checks.witnesses)}
     if len(wit_ids) > 64:
         out = ["#define MT_WMASK 0",
-               "static uint64_t wmask_state(const int *s) { (void)s; return 0; }",
-               "static uint64_t wmask_step(int ti, const int *s) { (void)ti; (void)s; return 0; }"]
+               "static uint64_t wmask_state(const int *s, uint64_t done) { (void)s; (void)done; return 0; }",
+               "static uint64_t wmask_step(int ti, const int *s, uint64_t done) { (void)ti; (void)s; (void)done; return 0; }"]
     else:
-        ws = ["static uint64_t wmask_state(const int *s) {", "  uint64_t m = 0;"]
+        # ``done``: the witnesses reached before this chunk (skipped, as witness_state does)
+        ws = ["static uint64_t wmask_state(const int *s, uint64_t done) {", "  uint64_t m = 0;"]
         for w, e in checks.state_witness:
-            ws.append(f"  if ({cexpr(e)}) m |= 1ull << {wit_ids[w]};")
+            ws.append(f"  if (!(done >> {wit_ids[w]} & 1) && ({cexpr(e)})) m |= 1ull << {wit_ids[w]};")
         ws += ["  return m;", "}"]
-        wt = ["static uint64_t wmask_step(int ti, const int *s) {", "  uint64_t m = 0;",
+        wt = ["static uint64_t wmask_step(int ti, const int *s, uint64_t done) {", "  uint64_t m = 0;",
               "  switch (ti) {"]
         for ti, xs in sorted(checks.step_witness.items()):
             wt.append(f"  case {ti}:")
             for w, e in xs:
-                wt.append(f"    if ({cexpr(e)}) m |= 1ull << {wit_ids[w]};")
+                wt.append(f"    if (!(done >> {wit_ids[w]} & 1) && ({cexpr(e)})) m |= 1ull << {wit_ids[w]};")
             wt.append("    break;")
         wt += ["  default: break;", "  }", "  return m;", "}"]
         out = ["#define MT_WMASK 1", "\n".join(ws), "\n".join(wt)]
@@ -99,6 +100,7 @@ static uint32_t *mt_loc; static uint64_t mt_lmask;   /* chunk-local table of q +
 static uint64_t *mt_newq;  /* per fresh id of the chunk: its q */
 static uint64_t mt_lo, mt_n, mt_first, mt_nfresh;    /* chunk parents [mt_lo, mt_lo + mt_n); fresh ids */
 static volatile uint64_t mt_next;
+static uint64_t mt_done;   /* witnesses reached before this chunk */
 static int mt_phase, mt_workers;
 
 static int64_t probe(const uint64_t *w, uint64_t hh) {
@@ -141,8 +143,11 @@ static void local_insert(uint64_t q) {
   }
 }
 
+static __thread int *mt_buf;   /* a worker's successor buffer */
+
 static void phase_a(void) {
-  int *buf = malloc(sizeof(int) * NV * MAXK), tis[MAXK], s[NV];
+  if (!mt_buf) mt_buf = malloc(sizeof(int) * NV * MAXK);
+  int *buf = mt_buf, tis[MAXK], s[NV];
   uint64_t w[NW];
   for (;;) {
     uint64_t b = __atomic_fetch_add(&mt_next, BLK, __ATOMIC_RELAXED);
@@ -162,18 +167,17 @@ static void phase_a(void) {
         mt_ti[q] = tis[j];
         mt_fl[q] = step_ok(ti, s) ? 0 : 1;
         if (tis[j] & UNDER_BIT) continue;
-        mt_wst[q] = wmask_step(ti, s);
+        mt_wst[q] = wmask_step(ti, s, mt_done);
         uint64_t *W = mt_W + q * NW;
         const int *ns = buf + j * NV;
         pack(ns, W); mt_H[q] = hash_words(W);
         if (probe(W, mt_H[q]) >= 0) { mt_fl[q] |= 4; continue; }
         if (!inv_ok(ns)) mt_fl[q] |= 2;
-        mt_wss[q] = wmask_state(ns);
+        mt_wss[q] = wmask_state(ns, mt_done);
         local_insert(q);
       }
     }
   }
-  free(buf);
 }
 
 static void phase_c(void) {
@@ -201,19 +205,41 @@ static void phase_c(void) {
   }
 }
 
+/* Worker threads live as long as one search: they wait for a new generation of
+   mt_gen, run phase mt_phase, and count themselves out of mt_busy. */
+static pthread_mutex_t mt_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t mt_go = PTHREAD_COND_INITIALIZER, mt_fin = PTHREAD_COND_INITIALIZER;
+static int mt_gen, mt_busy, mt_quit, mt_threads;
+
 static void *mt_worker(void *arg) {
-  if (mt_phase == 1) phase_a(); else phase_c();
+  int seen = 0;
+  pthread_mutex_lock(&mt_mu);
+  for (;;) {
+    while (mt_gen == seen && !mt_quit) pthread_cond_wait(&mt_go, &mt_mu);
+    if (mt_quit) break;
+    seen = mt_gen;
+    pthread_mutex_unlock(&mt_mu);
+    if (mt_phase == 1) phase_a(); else phase_c();
+    pthread_mutex_lock(&mt_mu);
+    if (--mt_busy == 0) pthread_cond_signal(&mt_fin);
+  }
+  pthread_mutex_unlock(&mt_mu);
+  free(mt_buf); mt_buf = NULL;
   return arg;
 }
 
-/* run phase ph (1 = A, 3 = C) on every worker, the caller included; a thread that
-   cannot be created leaves its share to the others (work is taken from a counter) */
+/* run phase ph (1 = A, 3 = C) on every worker, the caller included (work is taken
+   from a counter, so the split does not depend on how many threads run) */
 static void mt_run(int ph) {
-  pthread_t th[64]; int ok[64];
   mt_next = 0; mt_phase = ph;
-  for (int k = 1; k < mt_workers; k++) ok[k] = pthread_create(&th[k], NULL, mt_worker, NULL) == 0;
-  mt_worker(NULL);
-  for (int k = 1; k < mt_workers; k++) if (ok[k]) pthread_join(th[k], NULL);
+  pthread_mutex_lock(&mt_mu);
+  mt_busy = mt_threads; mt_gen++;
+  pthread_cond_broadcast(&mt_go);
+  pthread_mutex_unlock(&mt_mu);
+  if (ph == 1) phase_a(); else phase_c();
+  pthread_mutex_lock(&mt_mu);
+  while (mt_busy) pthread_cond_wait(&mt_fin, &mt_mu);
+  pthread_mutex_unlock(&mt_mu);
 }
 
 /* grow the visited table, rehashing the ids [0, upto) that are in the arena */
@@ -360,6 +386,12 @@ int rc_explore_mt(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolo
   uint64_t w[NW];
   mt_workers = workers < 1 ? 1 : workers;
   if (mt_workers > 64) mt_workers = 64;
+  pthread_t th[64];
+  mt_threads = 0; mt_quit = 0; mt_gen = 0;
+  for (int k = 1; k < mt_workers; k++) {   /* a thread that cannot start: fewer workers */
+    if (pthread_create(&th[mt_threads], NULL, mt_worker, NULL) != 0) break;
+    mt_threads++;
+  }
   hc = r->hash_compact != 0;
   uint64_t nq = (uint64_t)CH * MAXK, lsz = 1024;
   while (lsz < 2 * nq) lsz *= 2;
@@ -392,6 +424,8 @@ int rc_explore_mt(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolo
     }
     uint64_t lo = i, n = level_end - i < CH ? level_end - i : CH;
     mt_lo = lo; mt_n = n;
+    mt_done = 0;
+    for (int k = 0; k < NWIT && k < 64; k++) if (reached[k]) mt_done |= 1ull << k;
     mt_run(1);
     /* phase B: the sequential search's bookkeeping, in its order */
     mt_first = n_states; mt_nfresh = 0;
@@ -446,7 +480,7 @@ int rc_explore_mt(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolo
               "depth %lld, %.0f states/s, %.1f MB, RSS %.1f MB, %d workers, %.0fs\n", MODEL_NAME,
               (long long)edges, (unsigned long long)n_states, (unsigned long long)(n_states - i),
               (long long)depth_i, n_states / (t - t0), mem_bytes() / 1048576.0,
-              rss_bytes() / 1048576.0, mt_workers, t - t0);
+              rss_bytes() / 1048576.0, mt_threads + 1, t - t0);
       fflush(stderr);
     }
     if (r->max_seconds > 0 && t - t0 > r->max_seconds) { r->status = 4; break; }
@@ -462,6 +496,10 @@ int rc_explore_mt(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolo
   if (ckpt && ckpt[0] && (r->status == 3 || r->status == 4 || r->status == 6))
     if (ck_write(ckpt, digest, i, level_end, depth_i, edges, maxdepth, coverage, reached) < 0) r->status = 9;
 done:
+  pthread_mutex_lock(&mt_mu); mt_quit = 1; pthread_cond_broadcast(&mt_go); pthread_mutex_unlock(&mt_mu);
+  for (int k = 0; k < mt_threads; k++) pthread_join(th[k], NULL);
+  mt_threads = 0;
+  free(mt_buf); mt_buf = NULL;
   free(mt_k); free(mt_err); free(mt_term); free(mt_W); free(mt_H); free(mt_ti); free(mt_fl);
   free(mt_wst); free(mt_wss); free(mt_slot); free(mt_loc); free(mt_newq);
   mt_k = NULL; mt_err = NULL; mt_term = NULL; mt_W = NULL; mt_H = NULL; mt_ti = NULL; mt_fl = NULL;
