@@ -694,6 +694,7 @@ def _bind(lib, digest, so, key):
     lib.rc_explore_mt.restype = ctypes.c_int32
     lib.rc_mt_chunk.argtypes = [ctypes.c_int]
     lib.rc_mt_chunk.restype = None
+    lib.rc_mt_phase_seconds.restype = None
     lib.rc_path.argtypes = [ctypes.c_int64, ctypes.POINTER(ctypes.c_int32), ctypes.c_int64]
     lib.rc_path.restype = ctypes.c_int64
     lib.rc_free.restype = None
@@ -768,6 +769,10 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
                              state_bytes=lib.rc_layout(), c_seconds=run.seconds,
                              c_cpu_seconds=run.cpu_seconds,
                              digest=lib.digest)
+                if mt:   # the calling thread's CPU seconds per phase (compiled_mt.py)
+                    ph = (ctypes.c_double * 3)()
+                    lib.rc_mt_phase_seconds(ph)
+                    stats.update(phase_cpu=list(ph))
         finally:
             lib.rc_free()
     res.distinct_states, res.transitions, res.depth = run.distinct, run.edges, run.maxdepth

@@ -96,11 +96,15 @@ static int32_t *mt_ti;     /* transition | UNDER_BIT */
 static uint8_t *mt_fl;     /* 1 step assertion fails, 2 invariant fails in the successor, 4 visited before */
 static uint64_t *mt_wst, *mt_wss;   /* witness bits of the step / of the successor state */
 static uint32_t *mt_slot;  /* chunk-local slot of a successor not visited before */
-static uint32_t *mt_loc; static uint64_t mt_lmask;   /* chunk-local table of q + 1 */
+static uint64_t *mt_loc; static uint64_t mt_lmask;   /* chunk-local table: chunk number << 32 | q + 1 */
+static uint64_t mt_lgen;   /* this chunk's number: slots of older chunks count as empty (no clearing) */
 static uint64_t *mt_newq;  /* per fresh id of the chunk: its q */
 static uint64_t mt_lo, mt_n, mt_first, mt_nfresh;    /* chunk parents [mt_lo, mt_lo + mt_n); fresh ids */
 static volatile uint64_t mt_next;
 static uint64_t mt_done;   /* witnesses reached before this chunk */
+static double mt_secs[3];  /* the calling thread's CPU seconds in phases A, B, C (for benchmarks) */
+void rc_mt_phase_seconds(double *out) { for (int k = 0; k < 3; k++) out[k] = mt_secs[k]; }
+static double thread_cpu(void) { struct timespec t; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
 static int mt_phase, mt_workers;
 
 static int64_t probe(const uint64_t *w, uint64_t hh) {
@@ -125,15 +129,16 @@ static int64_t probe(const uint64_t *w, uint64_t hh) {
 
 static void local_insert(uint64_t q) {
   uint64_t h = mt_H[q] & mt_lmask;
-  uint32_t me = (uint32_t)q + 1;
+  uint64_t me = mt_lgen << 32 | (q + 1);
   for (;;) {
-    uint32_t cur = __atomic_load_n(&mt_loc[h], __ATOMIC_ACQUIRE);
-    if (cur == 0) {
+    uint64_t cur = __atomic_load_n(&mt_loc[h], __ATOMIC_ACQUIRE);
+    if ((cur >> 32) != mt_lgen) {
       if (__atomic_compare_exchange_n(&mt_loc[h], &cur, me, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         mt_slot[q] = (uint32_t)h; return;
       }
+      continue;   /* taken meanwhile: look at it again */
     }
-    uint64_t o = cur - 1;   /* the slot's state never changes once set: only its smallest q */
+    uint64_t o = (uint32_t)cur - 1;   /* a slot's state never changes within a chunk: only its smallest q */
     if (mt_H[o] == mt_H[q] && memcmp(mt_W + o * NW, mt_W + q * NW, NW * 8) == 0) {
       while (me < cur && !__atomic_compare_exchange_n(&mt_loc[h], &cur, me, 0, __ATOMIC_ACQ_REL,
                                                       __ATOMIC_ACQUIRE)) ;
@@ -207,6 +212,7 @@ static void phase_c(void) {
 
 /* Worker threads live as long as one search: they wait for a new generation of
    mt_gen, run phase mt_phase, and count themselves out of mt_busy. */
+static void phase_g(void);
 static pthread_mutex_t mt_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t mt_go = PTHREAD_COND_INITIALIZER, mt_fin = PTHREAD_COND_INITIALIZER;
 static int mt_gen, mt_busy, mt_quit, mt_threads;
@@ -219,7 +225,7 @@ static void *mt_worker(void *arg) {
     if (mt_quit) break;
     seen = mt_gen;
     pthread_mutex_unlock(&mt_mu);
-    if (mt_phase == 1) phase_a(); else phase_c();
+    if (mt_phase == 1) phase_a(); else if (mt_phase == 2) phase_g(); else phase_c();
     pthread_mutex_lock(&mt_mu);
     if (--mt_busy == 0) pthread_cond_signal(&mt_fin);
   }
@@ -228,7 +234,7 @@ static void *mt_worker(void *arg) {
   return arg;
 }
 
-/* run phase ph (1 = A, 3 = C) on every worker, the caller included (work is taken
+/* run phase ph (1 = A, 2 = table growth, 3 = C) on every worker, the caller included (work is taken
    from a counter, so the split does not depend on how many threads run) */
 static void mt_run(int ph) {
   mt_next = 0; mt_phase = ph;
@@ -236,27 +242,42 @@ static void mt_run(int ph) {
   mt_busy = mt_threads; mt_gen++;
   pthread_cond_broadcast(&mt_go);
   pthread_mutex_unlock(&mt_mu);
-  if (ph == 1) phase_a(); else phase_c();
+  if (ph == 1) phase_a(); else if (ph == 2) phase_g(); else phase_c();
   pthread_mutex_lock(&mt_mu);
   while (mt_busy) pthread_cond_wait(&mt_fin, &mt_mu);
   pthread_mutex_unlock(&mt_mu);
 }
 
-/* grow the visited table, rehashing the ids [0, upto) that are in the arena */
+/* grow the visited table, rehashing the ids [0, upto) that are in the arena
+   (every worker a share, compare-and-swap into the new table) */
+static uint32_t *mt_nt; static uint64_t mt_ncap, mt_upto;
+
+static void phase_g(void) {
+  uint64_t w[NW];
+  for (;;) {
+    uint64_t b = __atomic_fetch_add(&mt_next, 4096, __ATOMIC_RELAXED);
+    if (b >= mt_upto) break;
+    uint64_t e = b + 4096 < mt_upto ? b + 4096 : mt_upto;
+    for (uint64_t id = b; id < e; id++) {
+      memset(w, 0, sizeof w); memcpy(w, arena + id * SB, SB);
+      uint64_t hh = hash_words(w), h = hh & (mt_ncap - 1);
+      uint32_t v = (uint32_t)(id + 1) | (tbits >= 32 ? 0 : TAG(hh));
+      for (;;) { uint32_t z = 0;
+        if (__atomic_compare_exchange_n(&mt_nt[h], &z, v, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) break;
+        h = (h + 1) & (mt_ncap - 1); }
+    }
+  }
+}
+
 static int mt_grow_table(uint64_t upto) {
   if (hc) return grow_fptable();
-  uint64_t ncap = (tmask + 1) * 2;
-  uint32_t *nt = calloc(ncap, sizeof(uint32_t));
-  if (!nt) return -1;
+  mt_ncap = (tmask + 1) * 2;
+  mt_nt = calloc(mt_ncap, sizeof(uint32_t));
+  if (!mt_nt) return -1;
   tbits++;
-  uint64_t w[NW];
-  for (uint64_t id = 0; id < upto; id++) {
-    memset(w, 0, sizeof w); memcpy(w, arena + id * SB, SB);
-    uint64_t hh = hash_words(w), h = hh & (ncap - 1);
-    while (nt[h]) h = (h + 1) & (ncap - 1);
-    nt[h] = (uint32_t)(id + 1) | (tbits >= 32 ? 0 : TAG(hh));
-  }
-  free(table); table = nt; tmask = ncap - 1;
+  mt_upto = upto;
+  mt_run(2);
+  free(table); table = mt_nt; tmask = mt_ncap - 1; mt_nt = NULL;
   return 0;
 }
 
@@ -385,6 +406,7 @@ int rc_explore_mt(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolo
   int s[NV];
   uint64_t w[NW];
   mt_workers = workers < 1 ? 1 : workers;
+  mt_secs[0] = mt_secs[1] = mt_secs[2] = 0;
   if (mt_workers > 64) mt_workers = 64;
   pthread_t th[64];
   mt_threads = 0; mt_quit = 0; mt_gen = 0;
@@ -400,7 +422,7 @@ int rc_explore_mt(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolo
   mt_W = malloc(sizeof(uint64_t) * NW * nq); mt_H = malloc(sizeof(uint64_t) * nq);
   mt_ti = malloc(sizeof(int32_t) * nq); mt_fl = malloc(nq); mt_wst = malloc(sizeof(uint64_t) * nq);
   mt_wss = malloc(sizeof(uint64_t) * nq); mt_slot = malloc(sizeof(uint32_t) * nq);
-  mt_loc = calloc(lsz, sizeof(uint32_t)); mt_newq = malloc(sizeof(uint64_t) * nq);
+  mt_loc = calloc(lsz, sizeof(uint64_t)); mt_lgen = 0; mt_newq = malloc(sizeof(uint64_t) * nq);
   if (!mt_k || !mt_err || !mt_term || !mt_W || !mt_H || !mt_ti || !mt_fl || !mt_wst || !mt_wss
       || !mt_slot || !mt_loc || !mt_newq) { r->status = 5; goto done; }
   if (recover && recover[0]) {
@@ -423,10 +445,12 @@ int rc_explore_mt(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolo
       if (hc) { memmove(arena, arena + (i - base) * SB, (n_states - i) * SB); base = i; }
     }
     uint64_t lo = i, n = level_end - i < CH ? level_end - i : CH;
-    mt_lo = lo; mt_n = n;
+    mt_lo = lo; mt_n = n; mt_lgen++;
     mt_done = 0;
     for (int k = 0; k < NWIT && k < 64; k++) if (reached[k]) mt_done |= 1ull << k;
+    double ta = thread_cpu();
     mt_run(1);
+    double tb = thread_cpu(); mt_secs[0] += tb - ta;
     /* phase B: the sequential search's bookkeeping, in its order */
     mt_first = n_states; mt_nfresh = 0;
     int stop = 0;
@@ -449,7 +473,7 @@ int rc_explore_mt(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolo
           r->status = 1; r->vkind = 4; r->vstate = (int64_t)i; r->vtrans = ti; stop = 1; break;
         }
         if (mt_fl[q] & 4) continue;                      /* visited before this chunk */
-        if (mt_loc[mt_slot[q]] != (uint32_t)q + 1) continue;   /* earlier in this chunk */
+        if (mt_loc[mt_slot[q]] != (mt_lgen << 32 | (q + 1))) continue;   /* earlier in this chunk */
         if (n_states >= 0xFFFFFFF0ull) { r->status = 5; stop = 1; break; }
         if (n_states == cap && grow_arrays() < 0) { r->status = 5; stop = 1; break; }
         if (arena_room() < 0) { r->status = 5; stop = 1; break; }
@@ -466,11 +490,12 @@ int rc_explore_mt(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolo
       i++;
       if (r->max_states >= 0 && (int64_t)n_states > r->max_states) { r->status = 3; stop = 1; break; }
     }
+    double tc = thread_cpu(); mt_secs[1] += tc - tb;
     /* phase C: the fresh states into the arena and the table (room first) */
     while (n_states * 10 > (tmask + 1) * 7)
       if (mt_grow_table(mt_first) < 0) { r->status = 5; stop = 1; mt_nfresh = 0; break; }
     if (mt_nfresh) mt_run(3);
-    memset(mt_loc, 0, sizeof(uint32_t) * lsz);
+    mt_secs[2] += thread_cpu() - tc;
     for (int k = 0; k < NWIT; k++) if (wmask >> k & 1) reached[k] = 1;
     if (stop) break;
     double t = now();
