@@ -86,7 +86,7 @@ def one(engine: str, config: str, variant: str, props: str) -> dict:
         return {"distinct": r.distinct_states, "transitions": r.transitions, "seconds": secs, "wall": wall,
                 "build": 0.0, "bytes_per_state": (_rss_mb() - before) * 2**20 / r.distinct_states,
                 "rss_mb": _rss_mb(), "verdict": r.verdict}
-    from revoke_check import compiled
+    from revoke_check.engines import compiled
     t0 = time.monotonic()
     compiled.load(compiled.generate_c(m, checks))          # build (or cache hit), timed apart
     build = time.monotonic() - t0
