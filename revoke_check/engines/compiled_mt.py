@@ -88,6 +88,7 @@ void rc_mt_chunk(int n) { CH = n < 1 ? 4096 : n; }
 #define BLK 32             /* parents per work item of phase A */
 
 static int *mt_k;          /* per parent: successors, -1 model error */
+static uint64_t *mt_off;   /* per parent: the q of its first successor */
 static int *mt_err;        /* per parent: the transition of the model error */
 static uint8_t *mt_term;   /* per parent: no successor and terminal_bad */
 static uint64_t *mt_W;     /* per successor q: packed state (NW words) */
@@ -127,22 +128,24 @@ static int64_t probe(const uint64_t *w, uint64_t hh) {
   return -1;
 }
 
-static void local_insert(uint64_t q) {
+/* 1 if q took its slot (it may be the first occurrence), 0 if an earlier q holds it */
+static int local_insert(uint64_t q) {
   uint64_t h = mt_H[q] & mt_lmask;
   uint64_t me = mt_lgen << 32 | (q + 1);
   for (;;) {
     uint64_t cur = __atomic_load_n(&mt_loc[h], __ATOMIC_ACQUIRE);
     if ((cur >> 32) != mt_lgen) {
       if (__atomic_compare_exchange_n(&mt_loc[h], &cur, me, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        mt_slot[q] = (uint32_t)h; return;
+        mt_slot[q] = (uint32_t)h; return 1;
       }
       continue;   /* taken meanwhile: look at it again */
     }
     uint64_t o = (uint32_t)cur - 1;   /* a slot's state never changes within a chunk: only its smallest q */
     if (mt_H[o] == mt_H[q] && memcmp(mt_W + o * NW, mt_W + q * NW, NW * 8) == 0) {
-      while (me < cur && !__atomic_compare_exchange_n(&mt_loc[h], &cur, me, 0, __ATOMIC_ACQ_REL,
-                                                      __ATOMIC_ACQUIRE)) ;
-      mt_slot[q] = (uint32_t)h; return;
+      int took = 0;
+      while (me < cur && !(took = __atomic_compare_exchange_n(&mt_loc[h], &cur, me, 0, __ATOMIC_ACQ_REL,
+                                                              __ATOMIC_ACQUIRE))) ;
+      mt_slot[q] = (uint32_t)h; return took;
     }
     h = (h + 1) & mt_lmask;
   }
@@ -158,16 +161,28 @@ static void phase_a(void) {
     uint64_t b = __atomic_fetch_add(&mt_next, BLK, __ATOMIC_RELAXED);
     if (b >= mt_n) break;
     uint64_t e = b + BLK < mt_n ? b + BLK : mt_n;
+    /* a block's successors are stored densely from b * MAXK on: q grows with
+       (parent, j), so it is the sequential order across blocks too */
+    uint64_t off = b * MAXK;
     for (uint64_t p = b; p < e; p++) {
       uint64_t i = mt_lo + p;
+      mt_off[p] = off;
       memset(w, 0, sizeof w); memcpy(w, arena + (i - base) * SB, SB); unpack(w, s);
       int err_ti = -1;
       int k = successors(s, buf, tis, &err_ti);
       mt_k[p] = k; mt_err[p] = err_ti; mt_term[p] = 0;
       if (k < 0) continue;
       if (k == 0) { mt_term[p] = (uint8_t)terminal_bad(s); continue; }
+      /* pack and hash first, prefetching the table slots (as rc_explore does) */
       for (int j = 0; j < k; j++) {
-        uint64_t q = p * MAXK + j;
+        if (tis[j] & UNDER_BIT) continue;
+        uint64_t q = off + j, *W = mt_W + q * NW;
+        pack(buf + j * NV, W); mt_H[q] = hash_words(W);
+        if (hc) { uint64_t fp = mt_H[q] & FP_MASK; __builtin_prefetch(&fptable[(fp ? fp : 1) & tmask]); }
+        else __builtin_prefetch(&table[mt_H[q] & tmask]);
+      }
+      for (int j = 0; j < k; j++) {
+        uint64_t q = off + j;
         int ti = tis[j] & ~UNDER_BIT;
         mt_ti[q] = tis[j];
         mt_fl[q] = step_ok(ti, s) ? 0 : 1;
@@ -175,12 +190,19 @@ static void phase_a(void) {
         mt_wst[q] = wmask_step(ti, s, mt_done);
         uint64_t *W = mt_W + q * NW;
         const int *ns = buf + j * NV;
-        pack(ns, W); mt_H[q] = hash_words(W);
+        if (!hc && j + 1 < k && !(tis[j + 1] & UNDER_BIT)) {   /* the next lookup's stored state */
+          uint32_t x = table[mt_H[q + 1] & tmask];
+          if (x) __builtin_prefetch(arena + (uint64_t)(SLOT_ID(x) - 1) * SB);
+        }
         if (probe(W, mt_H[q]) >= 0) { mt_fl[q] |= 4; continue; }
-        if (!inv_ok(ns)) mt_fl[q] |= 2;
-        mt_wss[q] = wmask_state(ns, mt_done);
-        local_insert(q);
+        /* the invariant and state witnesses are read for a fresh state only, which is
+           the final holder of its slot: every holder took the slot at some point */
+        if (local_insert(q)) {
+          if (!inv_ok(ns)) mt_fl[q] |= 2;
+          mt_wss[q] = wmask_state(ns, mt_done);
+        }
       }
+      off += k;
     }
   }
 }
@@ -418,12 +440,12 @@ int rc_explore_mt(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolo
   uint64_t nq = (uint64_t)CH * MAXK, lsz = 1024;
   while (lsz < 2 * nq) lsz *= 2;
   mt_lmask = lsz - 1;
-  mt_k = malloc(sizeof(int) * CH); mt_err = malloc(sizeof(int) * CH); mt_term = malloc(CH);
+  mt_k = malloc(sizeof(int) * CH); mt_off = malloc(sizeof(uint64_t) * CH); mt_err = malloc(sizeof(int) * CH); mt_term = malloc(CH);
   mt_W = malloc(sizeof(uint64_t) * NW * nq); mt_H = malloc(sizeof(uint64_t) * nq);
   mt_ti = malloc(sizeof(int32_t) * nq); mt_fl = malloc(nq); mt_wst = malloc(sizeof(uint64_t) * nq);
   mt_wss = malloc(sizeof(uint64_t) * nq); mt_slot = malloc(sizeof(uint32_t) * nq);
   mt_loc = calloc(lsz, sizeof(uint64_t)); mt_lgen = 0; mt_newq = malloc(sizeof(uint64_t) * nq);
-  if (!mt_k || !mt_err || !mt_term || !mt_W || !mt_H || !mt_ti || !mt_fl || !mt_wst || !mt_wss
+  if (!mt_k || !mt_off || !mt_err || !mt_term || !mt_W || !mt_H || !mt_ti || !mt_fl || !mt_wst || !mt_wss
       || !mt_slot || !mt_loc || !mt_newq) { r->status = 5; goto done; }
   if (recover && recover[0]) {
     int st = ck_read(recover, digest, hc, &i, &level_end, &depth_i, &edges, &maxdepth, coverage, reached);
@@ -460,7 +482,7 @@ int rc_explore_mt(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolo
       if (k == 0 && mt_term[p]) { r->status = 1; r->vkind = 2; r->vstate = (int64_t)i; stop = 1; break; }
       int have_s = 0;
       for (int j = 0; j < k; j++) {
-        uint64_t q = p * MAXK + j;
+        uint64_t q = mt_off[p] + j;
         int ti = mt_ti[q] & ~UNDER_BIT;
         edges++; coverage[ti]++;
         if (mt_fl[q] & 1) { r->status = 1; r->vkind = 3; r->vstate = (int64_t)i; r->vtrans = ti; stop = 1; break; }
@@ -525,9 +547,9 @@ done:
   for (int k = 0; k < mt_threads; k++) pthread_join(th[k], NULL);
   mt_threads = 0;
   free(mt_buf); mt_buf = NULL;
-  free(mt_k); free(mt_err); free(mt_term); free(mt_W); free(mt_H); free(mt_ti); free(mt_fl);
+  free(mt_k); free(mt_off); free(mt_err); free(mt_term); free(mt_W); free(mt_H); free(mt_ti); free(mt_fl);
   free(mt_wst); free(mt_wss); free(mt_slot); free(mt_loc); free(mt_newq);
-  mt_k = NULL; mt_err = NULL; mt_term = NULL; mt_W = NULL; mt_H = NULL; mt_ti = NULL; mt_fl = NULL;
+  mt_k = NULL; mt_off = NULL; mt_err = NULL; mt_term = NULL; mt_W = NULL; mt_H = NULL; mt_ti = NULL; mt_fl = NULL;
   mt_wst = NULL; mt_wss = NULL; mt_slot = NULL; mt_loc = NULL; mt_newq = NULL;
   r->distinct = (int64_t)n_states; r->edges = edges; r->maxdepth = maxdepth;
   r->bytes = mem_bytes(); r->alloc_bytes = alloc_bytes(); r->lo_edges = lo_log_n;
