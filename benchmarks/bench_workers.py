@@ -1,7 +1,12 @@
 """The compiled engine on 1 and N workers: the same search, its wall time.
 
-    python benchmarks/bench_workers.py [--instances large@upstream,...] [--workers 1,2] [--props none|all]
+    python benchmarks/bench_workers.py [--instances large@upstream,...] [--workers 0,1,2] [--props none|all]
                                        [--max-seconds S] [-o FILE]
+
+Workers 0 is the sequential search (``rc_explore``, what ``--workers 1`` runs);
+1 and more the level-synchronous one, whose calling thread's CPU seconds per
+phase (A: successors, lookups, checks on every worker; B: the sequential
+bookkeeping; C: insertion and table growth on every worker) are shown.
 
 Each run is its own process (so peak RSS is per run).  Every run must report the
 same distinct states, transitions and verdict as the first (the script stops
@@ -40,18 +45,22 @@ def one(config, variant, props, workers, max_seconds):
     compiled.load(compiled.generate_c(m, checks))
     build = time.monotonic() - t0
     st: dict = {}
-    r = compiled.explore(m, checks, stats=st, workers=workers, max_seconds=max_seconds,
-                         progress_secs=30.0)
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:   # a checkpoint path selects the parallel search on 1 worker
+        kw = {} if workers == 0 else {"workers": workers, "checkpoint": os.path.join(d, "ck"),
+                                      "checkpoint_every": 1e12}
+        r = compiled.explore(m, checks, stats=st, max_seconds=max_seconds, progress_secs=30.0, **kw)
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return {"distinct": r.distinct_states, "transitions": r.transitions, "verdict": r.verdict,
             "depth": r.depth, "wall": st["c_seconds"], "cpu": st["c_cpu_seconds"], "build": build,
-            "bytes": st["bytes"], "rss_mb": ru.ru_maxrss / 1024, "load": os.getloadavg()[0]}
+            "bytes": st["bytes"], "rss_mb": ru.ru_maxrss / 1024, "load": os.getloadavg()[0],
+            "phases": st.get("phase_cpu")}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--instances", default="large@upstream")
-    ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--workers", default="0,1,2")
     ap.add_argument("--props", default="none", choices=["none", "all"])
     ap.add_argument("--max-seconds", type=float, default=None)
     ap.add_argument("--output", "-o", default=None)
@@ -62,8 +71,8 @@ def main():
         print(json.dumps(one(c, v, pr, int(w), float(ms) if ms != "-" else None)))
         return
     lines = ["| instance | properties | workers | states | transitions | depth | verdict | wall s | CPU s "
-             "| states/s (wall) | B/state | peak RSS MB | load avg | speedup |",
-             "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| states/s (wall) | B/state | peak RSS MB | load avg | speedup | caller's CPU s in A / B / C |",
+             "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for inst in a.instances.split(","):
         config, _, variant = inst.partition("@")
         base = None
@@ -82,7 +91,8 @@ def main():
             lines.append(f"| {inst} | {a.props} | {w} | {r['distinct']:,} | {r['transitions']:,} | {r['depth']} "
                          f"| {r['verdict']} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['distinct'] / r['wall']:,.0f} "
                          f"| {r['bytes'] / r['distinct']:.1f} | {r['rss_mb']:.0f} | {r['load']:.1f} "
-                         f"| {base['wall'] / r['wall']:.2f}x |")
+                         f"| {base['wall'] / r['wall']:.2f}x | "
+                         + (" / ".join(f"{x:.2f}" for x in r["phases"]) if r["phases"] else "—") + " |")
             print(lines[-1], file=sys.stderr)
     print("\n".join(lines))
     if a.output:
