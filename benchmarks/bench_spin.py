@@ -40,7 +40,8 @@ DEFAULT = ["default@upstream", "wide@upstream", "lowpower@unrevoke-checks-engage
 def _model(config: str, variant: str):
     from revoke_check.model.config import get_config, load_configs, parse_config
     from revoke_check.model.variants import get_protocol
-    if config in load_configs():
+    from revoke_check.model.protocol import upstream
+    if config in load_configs() or config in upstream().configs:   # configs-large.toml too
         cfg = get_config(config)
     else:
         raw = tomllib.loads((ROOT / "benchmarks" / "configs.toml").read_text())
@@ -85,7 +86,7 @@ def one(engine: str, config: str, variant: str, props: str) -> dict:
         return {"distinct": r.distinct_states, "transitions": r.transitions, "seconds": secs, "wall": wall,
                 "build": 0.0, "bytes_per_state": (_rss_mb() - before) * 2**20 / r.distinct_states,
                 "rss_mb": _rss_mb(), "verdict": r.verdict}
-    from revoke_check import compiled
+    from revoke_check.engines import compiled
     t0 = time.monotonic()
     compiled.load(compiled.generate_c(m, checks))          # build (or cache hit), timed apart
     build = time.monotonic() - t0

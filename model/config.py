@@ -23,9 +23,10 @@ from pathlib import Path
 from .schema import REQUIRED, ActorKind, Attr
 
 __all__ = ["Config", "Obj", "Actor", "ConfigError", "load_configs", "get_config",
-           "parse_config", "config_schema", "read_config_file", "CONFIG_FILE"]
+           "parse_config", "config_schema", "read_config_file", "CONFIG_FILE", "LARGE_CONFIG_FILE"]
 
 CONFIG_FILE = Path(__file__).with_name("configs.toml")
+LARGE_CONFIG_FILE = Path(__file__).with_name("configs-large.toml")   # compiled-engine sizes
 
 
 class ConfigError(ValueError):

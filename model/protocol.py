@@ -535,5 +535,6 @@ def upstream() -> Protocol:
         for prop in catalog.ALL:
             p.add_property(prop)
         p.add_configs_file(_config.CONFIG_FILE)
+        p.add_configs_file(_config.LARGE_CONFIG_FILE)
         _UPSTREAM = p
     return _UPSTREAM.copy(UPSTREAM, _UPSTREAM.doc)

@@ -32,8 +32,10 @@ DEFAULT_Z3_SECONDS = 300.0
 from revoke_check.engines.liveness import Fairness, FairnessError  # noqa: E402
 from revoke_check.engines.distributed import DistributedError  # noqa: E402
 
+from revoke_check.engines.compiled_mt import CheckpointError  # noqa: E402
+
 DOMAIN_ERRORS = (ConfigError, VariantError, PropertyError, TraceError, ModelError, FairnessError,
-                 DistributedError)
+                 DistributedError, CheckpointError)
 
 FAIRNESS_HELP = ("Fairness of the liveness properties: weak (default: a thread that stays enabled "
                  "eventually takes a step, TLC's WF), strong (one enabled infinitely often does, SF), "
@@ -304,6 +306,15 @@ def print_result(r: Result, as_json: bool):
                    "start one on this machine.")
 @click.option("--ray-workers", type=click.IntRange(1), default=2, show_default=True,
               help="distributed: partitions of the state space, one Ray actor (one CPU) each.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="compiled: threads expanding each BFS level (same counts and first trace as 1).")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="compiled: save the search here every --checkpoint-every seconds and when "
+                   "it stops incomplete (a limit, Ctrl-C), to continue with --recover.")
+@click.option("--checkpoint-every", type=Seconds(), default=30.0, show_default=True,
+              help="compiled: seconds between checkpoints.")
+@click.option("--recover", type=click.Path(dir_okay=False), default=None,
+              help="compiled: continue the search saved in this checkpoint (same model and properties).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--trace-out", type=click.Path(dir_okay=False), default=None,
@@ -319,8 +330,8 @@ def print_result(r: Result, as_json: bool):
               show_default=True, help=FAIRNESS_HELP)
 @click.option("--strong-fair", "strong", multiple=True, metavar="THREAD|LOCK", help=STRONG_HELP)
 def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_states,
-          max_seconds, hash_compaction, symmetry, por, ray_address, ray_workers, quiet, as_json,
-          trace_out, junit_out, sarif_out, kernel_src,
+          max_seconds, hash_compaction, symmetry, por, ray_address, ray_workers, workers, checkpoint,
+          checkpoint_every, recover, quiet, as_json, trace_out, junit_out, sarif_out, kernel_src,
           protocol, fair_kind, strong):
     """Check properties of a variant on a config.
 
@@ -337,7 +348,11 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
     if hash_compaction and (engine != "compiled" or junit_out or sarif_out):
         raise click.BadParameter("needs --engine compiled (and no --junit/--sarif)",
                                  param_hint="--hash-compaction")
-    for path, opt in ((trace_out, "--trace-out"), (junit_out, "--junit"), (sarif_out, "--sarif")):
+    for opt, val in (("--workers", workers > 1), ("--checkpoint", checkpoint), ("--recover", recover)):
+        if val and (engine != "compiled" or junit_out or sarif_out):
+            raise click.BadParameter("needs --engine compiled (and no --junit/--sarif)", param_hint=opt)
+    for path, opt in ((trace_out, "--trace-out"), (junit_out, "--junit"), (sarif_out, "--sarif"),
+                      (checkpoint, "--checkpoint")):
         writable(path, opt)
     fairness = fairness_of(fair_kind, strong)
     if not quiet:
@@ -389,7 +404,9 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
     r = run_one(engine, show_invariant=show_invariant,
                 progress_secs=0.0 if quiet or engine not in ("compiled", "distributed") else 2.0,
                 hash_compaction=hash_compaction, symmetry=symmetry, por=por,
-                **(dict(ray_address=ray_address, ray_workers=ray_workers) if engine == "distributed" else {}))
+                **(dict(ray_address=ray_address, ray_workers=ray_workers) if engine == "distributed" else {}),
+                **({"workers": workers, "checkpoint": checkpoint, "checkpoint_every": checkpoint_every,
+                    "recover": recover} if engine == "compiled" else {}))
     if stop:
         stop.set()
     if trace_out and r.trace is not None:

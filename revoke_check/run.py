@@ -35,7 +35,7 @@ def check(config: str = "default", variant: str | None = None, properties=None, 
           progress_secs: float = 0.0, stats: dict | None = None,
           hash_compaction: bool = False, protocol: str | None = None, fairness=None,
           symmetry: bool = False, por: bool = False,
-          ray_address: str = "local", ray_workers: int = 2) -> Result:
+          ray_address: str = "local", ray_workers: int = 2, **mt) -> Result:
     """``fairness``: a :class:`~revoke_check.engines.liveness.Fairness` for the liveness
     properties (default weak per thread); explicit and bmc check liveness; kind,
     spacer and the compiled engine leave it out (they check safety) and say so."""
@@ -50,20 +50,22 @@ def check(config: str = "default", variant: str | None = None, properties=None, 
                depth=depth, progress=progress, lemmas=lemmas, show_invariant=show_invariant,
                progress_secs=progress_secs, stats=stats, hash_compaction=hash_compaction,
                fairness=fairness, symmetry=symmetry, por=por,
-               ray_address=ray_address, ray_workers=ray_workers)
+               ray_address=ray_address, ray_workers=ray_workers, **mt)
     r.provenance = provenance(model)
     return r
 
 
 def _check(model, checks, *, engine, max_states, max_seconds, depth, progress, lemmas,
            show_invariant, progress_secs=0.0, stats=None, hash_compaction=False, fairness=None,
-           symmetry=False, por=False, ray_address="local", ray_workers=2) -> Result:
+           symmetry=False, por=False, ray_address="local", ray_workers=2, **mt) -> Result:
     if (symmetry or por) and engine == "distributed":
         raise ValueError("--symmetry/--por: --engine explicit or compiled, not distributed")
+    if engine != "compiled" and ((mt.get("workers") or 1) > 1 or mt.get("checkpoint") or mt.get("recover")):
+        raise ValueError("--workers/--checkpoint/--recover need --engine compiled")
     if symmetry or por:
         return _reduced(model, checks, engine=engine, symmetry=symmetry, por=por, max_states=max_states,
                         max_seconds=max_seconds, progress=progress, progress_secs=progress_secs,
-                        stats=stats, hash_compaction=hash_compaction)
+                        stats=stats, hash_compaction=hash_compaction, **mt)
     if engine == "explicit":
         return explore(model, checks, max_states=max_states, max_seconds=max_seconds,
                        progress=progress, fairness=fairness)
@@ -80,7 +82,7 @@ def _check(model, checks, *, engine, max_states, max_seconds, depth, progress, l
             from revoke_check.engines.compiled import explore_or_fallback
             r = explore_or_fallback(model, checks, max_states=max_states, max_seconds=max_seconds,
                                     progress_secs=progress_secs, stats=stats,
-                                    hash_compaction=hash_compaction)
+                                    hash_compaction=hash_compaction, **mt)
         else:
             from revoke_check.engines.distributed import explore as dist_explore
             r = dist_explore(model, checks, address=ray_address, workers=ray_workers,
@@ -120,7 +122,7 @@ def _check(model, checks, *, engine, max_states, max_seconds, depth, progress, l
 
 
 def _reduced(model, checks, *, engine, symmetry, por, max_states, max_seconds, progress,
-             progress_secs, stats, hash_compaction) -> Result:
+             progress_secs, stats, hash_compaction, **mt) -> Result:
     """``--symmetry`` / ``--por``: the explicit explorer with reductions (``--engine
     explicit``), or the compiled one with symmetry.  Liveness properties are left out
     (neither reduction here keeps fair cycles) and the result says so."""
@@ -144,7 +146,7 @@ def _reduced(model, checks, *, engine, symmetry, por, max_states, max_seconds, p
     if engine == "compiled":
         from revoke_check.engines.compiled import explore_or_fallback
         r = explore_or_fallback(model, checks, max_states=max_states, max_seconds=max_seconds,
-                                progress_secs=progress_secs, stats=stats, symmetry=True)
+                                progress_secs=progress_secs, stats=stats, symmetry=True, **mt)
     else:
         r = explore_reduced(model, checks, symmetry=symmetry, por=por, max_states=max_states,
                             max_seconds=max_seconds, progress=progress)

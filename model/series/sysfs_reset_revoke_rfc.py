@@ -143,7 +143,6 @@ def sysfs_reset_revoke_rfc_vfio_owned_close_safe(p):
     """
     sysfs_reset_revoke_rfc_vfio_owned(p)
     from revoke_check.model.locks import takes
-    from revoke_check.model.vfio_pci_core import vfio_pci_core_close_device
 
     def done(t, vdev):
         v = t.v

@@ -302,6 +302,8 @@ def generate_c(model, checks, *, fp_bits: int = 64, sym=None) -> str:
     out.append(lo_src if lo_src else "static int lock_step(int ti, const int *s) { (void)ti; (void)s; return 0; }")
     out.append(_canon_c(sym))
     out.append(_RUNTIME)
+    from revoke_check.engines.compiled_mt import mt_c   # --workers, --checkpoint (own C section)
+    out.append(mt_c(model, checks, cexpr))
     return "\n\n".join(out) + "\n"
 
 
@@ -393,6 +395,7 @@ static uint32_t *table; static uint64_t tmask, n_states, cap;
    [base, n_states) still to expand (at most two BFS levels) */
 static int hc; static uint64_t *fptable; static uint64_t base, acap;
 static uint64_t arena_peak;   /* most states held in the arena at once */
+static int64_t rss_bytes(void);   /* resident set size, for the progress line (compiled_mt.py) */
 static int tbits = 10;   /* log2 of the table size */
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
@@ -613,9 +616,9 @@ int rc_explore(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolog, 
       if (r->progress_secs > 0 && t - last >= r->progress_secs) {
         last = t;
         fprintf(stderr, "revoke-check: compiled %s: %lld transitions, %llu distinct, %llu queued, "
-                "depth %lld, %.0f states/s, %.1f MB, %.0fs\n", MODEL_NAME, (long long)edges,
+                "depth %lld, %.0f states/s, %.1f MB, RSS %.1f MB, %.0fs\n", MODEL_NAME, (long long)edges,
                 (unsigned long long)n_states, (unsigned long long)(n_states - i), (long long)depth_i,
-                n_states / (t - t0), mem_bytes() / 1048576.0, t - t0);
+                n_states / (t - t0), mem_bytes() / 1048576.0, rss_bytes() / 1048576.0, t - t0);
         fflush(stderr);
       }
       if (r->max_seconds > 0 && t - t0 > r->max_seconds) { r->status = 4; goto done; }
@@ -703,7 +706,7 @@ def _build(src, digest, cc, flags, d: Path, so: Path):
         c = Path(tmp) / f"{digest}.c"
         c.write_text(src)
         out = Path(tmp) / "lib.so"
-        p = subprocess.run([cc, *flags, "-std=gnu11", "-shared", "-fPIC", "-w", "-o", str(out), str(c)],
+        p = subprocess.run([cc, *flags, "-std=gnu11", "-shared", "-fPIC", "-pthread", "-w", "-o", str(out), str(c)],
                            capture_output=True, text=True)
         if p.returncode != 0:
             raise CompileError(f"{cc} failed on the generated C: {(p.stderr or p.stdout).strip()[-500:]}")
@@ -715,6 +718,14 @@ def _bind(lib, digest, so, key):
                                ctypes.POINTER(ctypes.c_uint8), ctypes.POINTER(ctypes.c_int32),
                                ctypes.c_int32]
     lib.rc_explore.restype = ctypes.c_int32
+    lib.rc_explore_mt.argtypes = [ctypes.POINTER(_Run), ctypes.POINTER(ctypes.c_uint64),
+                                  ctypes.POINTER(ctypes.c_uint8), ctypes.POINTER(ctypes.c_int32),
+                                  ctypes.c_int32, ctypes.c_int32, ctypes.c_char_p, ctypes.c_char_p,
+                                  ctypes.c_double, ctypes.c_char_p]
+    lib.rc_explore_mt.restype = ctypes.c_int32
+    lib.rc_mt_chunk.argtypes = [ctypes.c_int]
+    lib.rc_mt_chunk.restype = None
+    lib.rc_mt_phase_seconds.restype = None
     lib.rc_path.argtypes = [ctypes.c_int64, ctypes.POINTER(ctypes.c_int32), ctypes.c_int64]
     lib.rc_path.restype = ctypes.c_int64
     lib.rc_free.restype = None
@@ -729,7 +740,9 @@ def _bind(lib, digest, so, key):
 
 def explore(model, checks, *, max_states: int | None = None, max_seconds: float | None = None,
             progress_secs: float = 0.0, stats: dict | None = None,
-            hash_compaction: bool = False, fp_bits: int = 64, symmetry: bool = False) -> Result:
+            hash_compaction: bool = False, fp_bits: int = 64, symmetry: bool = False,
+            workers: int = 1, checkpoint: str | None = None, checkpoint_every: float = 30.0,
+            recover: str | None = None, _chunk: int | None = None) -> Result:
     """Exhaustive BFS in C; the same Result as :func:`revoke_check.engines.explicit.explore`.
 
     With ``symmetry`` the search stores one representative per orbit of the
@@ -746,6 +759,13 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
     figures (``bytes``: the packed states, parent ids, transition indices and the
     whole table, in use; ``alloc_bytes``: the same allocated, including grown but
     untouched capacity; ``state_bytes``: packed bytes per state).
+
+    ``workers`` > 1, ``checkpoint`` or ``recover`` run the level-synchronous
+    search of :mod:`revoke_check.engines.compiled_mt` (the same ids, counts and
+    first counterexample as one worker); ``checkpoint`` is written every
+    ``checkpoint_every`` seconds and when the search stops incomplete (a limit,
+    Ctrl-C); ``recover`` continues from one (:class:`CheckpointError` if it is
+    of another model or search, or corrupt).
     """
     t0 = time.monotonic()
     sem = Semantics(model, checks)      # the reference semantics rebuilds traces and messages
@@ -769,8 +789,18 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
                max_seconds=float(max_seconds or 0.0), progress_secs=float(progress_secs or 0.0),
                check_lock_order=1 if checks.lock_order else 0,
                hash_compact=1 if hash_compaction else 0)
+    mt = workers > 1 or checkpoint or recover
+    if mt:
+        _check_checkpoint_paths(checkpoint, recover)
     with _LOCK:
-        _run_interruptibly(lib, run, cov, reached_c, lolog, lo_cap)
+        if mt:
+            lib.rc_mt_chunk(int(_chunk or 0))   # a test hook: small chunks split the levels
+            _run_interruptibly(lib, run, cov, reached_c, lolog, lo_cap, int(workers),
+                               lib.digest.encode(), os.fsencode(checkpoint) if checkpoint else None,
+                               float(checkpoint_every or 0.0),
+                               os.fsencode(recover) if recover else None, entry=lib.rc_explore_mt)
+        else:
+            _run_interruptibly(lib, run, cov, reached_c, lolog, lo_cap)
         try:
             path = None
             if run.status in (1, 2):
@@ -780,6 +810,10 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
                              state_bytes=lib.rc_layout(), c_seconds=run.seconds,
                              c_cpu_seconds=run.cpu_seconds,
                              digest=lib.digest)
+                if mt:   # the calling thread's CPU seconds per phase (compiled_mt.py)
+                    ph = (ctypes.c_double * 3)()
+                    lib.rc_mt_phase_seconds(ph)
+                    stats.update(phase_cpu=list(ph))
         finally:
             lib.rc_free()
     res.distinct_states, res.transitions, res.depth = run.distinct, run.edges, run.maxdepth
@@ -789,6 +823,13 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
     def done():
         res.seconds = time.monotonic() - t0
         return res
+
+    if run.status in (7, 8, 9):
+        from revoke_check.engines.compiled_mt import CheckpointError
+        raise CheckpointError({7: f"{recover}: a checkpoint of another model, properties or search "
+                                  "(its digest or hash compaction differs)",
+                               8: f"{recover}: not a readable checkpoint (corrupt or truncated)",
+                               9: f"{checkpoint}: cannot write the checkpoint"}[run.status])
 
     if run.status == 6:
         res.verdict = INCOMPLETE
@@ -872,7 +913,17 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
     return done()
 
 
-def _run_interruptibly(lib, run, *args):
+def _check_checkpoint_paths(checkpoint, recover):
+    from revoke_check.engines.compiled_mt import CheckpointError
+    if recover and not os.path.isfile(recover):
+        raise CheckpointError(f"{recover}: no such checkpoint file")
+    if checkpoint:
+        d = os.path.dirname(os.path.abspath(checkpoint))
+        if not os.path.isdir(d) or not os.access(d, os.W_OK):
+            raise CheckpointError(f"{checkpoint}: cannot write the checkpoint (directory not writable)")
+
+
+def _run_interruptibly(lib, run, *args, entry=None):
     """The C search in a worker thread, so that Ctrl-C stops it (as an incomplete search).
 
     Completion is signalled by an Event, not by Thread.join: an interrupted join can
@@ -883,7 +934,7 @@ def _run_interruptibly(lib, run, *args):
 
     def work():
         try:
-            lib.rc_explore(ctypes.byref(run), *args)
+            (entry or lib.rc_explore)(ctypes.byref(run), *args)
         finally:
             finished.set()
     threading.Thread(target=work, daemon=True).start()
@@ -955,12 +1006,12 @@ def compiler_available() -> bool:
 
 
 def explore_or_fallback(model, checks, *, max_states=None, max_seconds=None, progress_secs=0.0,
-                        stats=None, hash_compaction=False, symmetry=False) -> Result:
+                        stats=None, hash_compaction=False, symmetry=False, **mt) -> Result:
     """The compiled engine, or the Python explorer (saying so on stderr) when no compiler is found."""
     try:
         return explore(model, checks, max_states=max_states, max_seconds=max_seconds,
                        progress_secs=progress_secs, stats=stats, hash_compaction=hash_compaction,
-                       symmetry=symmetry)
+                       symmetry=symmetry, **mt)
     except CompileError as e:
         print(f"revoke-check: compiled engine unavailable ({e}); using the Python explicit engine",
               file=sys.stderr)
