@@ -200,6 +200,12 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
         r.seconds = time.monotonic() - t0
     if states_out is not None:   # the reachable set, for kind's lemma oracle
         states_out.extend(tuple(k) for k in keys)
+    return judge_vacuity(r, checks, reached)
+
+
+def judge_vacuity(r, checks, reached):
+    """A search that holds is ``vacuous`` for each property none of whose witnesses was
+    reached, or one of whose required witnesses (``Witness.required``) was not."""
     vac, why = [], []
     for p in checks.properties:
         ws = [w for w, q in checks.witnesses if q == p.name]
@@ -207,7 +213,7 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
         if ws and not any(reached[w] for w in ws):
             vac.append(p.name)
             why.append(p.name)
-        elif missed:      # a required witness (Witness.required) unreached
+        elif missed:
             vac.append(p.name)
             why.append(f"{p.name} (required: {', '.join(missed)})")
     r.vacuous = vac

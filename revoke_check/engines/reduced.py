@@ -28,8 +28,9 @@ from array import array
 from revoke_check import interrupt
 from revoke_check.model.lang import ModelError
 from revoke_check.replay import trace_from_path, violation_at
-from revoke_check.result import ERROR, HOLDS, INCOMPLETE, VACUOUS, VIOLATED, Result
+from revoke_check.result import ERROR, HOLDS, INCOMPLETE, VIOLATED, Result
 from revoke_check.semantics import Semantics
+from revoke_check.engines.explicit import judge_vacuity
 
 __all__ = ["explore_reduced", "reductions_tag"]
 
@@ -238,21 +239,7 @@ def explore_reduced(model, checks, *, symmetry: bool = False, por: bool = False,
     if po is not None:
         notes.append(f"por: {partial} of {len(keys)} states expanded partially")
     r = finish(HOLDS)
-    vac, why = [], []
-    for p in checks.properties:
-        ws = [w for w, q in checks.witnesses if q == p.name]
-        missed = [w for w in ws if w in checks.required and not reached[w]]
-        if ws and not any(reached[w] for w in ws):
-            vac.append(p.name)
-            why.append(p.name)
-        elif missed:
-            vac.append(p.name)
-            why.append(f"{p.name} (required: {', '.join(missed)})")
-    r.vacuous = vac
-    if vac:
-        r.verdict = VACUOUS
-        r.message = "no witness reached for " + ", ".join(why)
-    return r
+    return judge_vacuity(r, checks, reached)
 
 
 def _uncovered(model, checks, sem, s):
