@@ -880,14 +880,7 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
             v = violation_at(sem, s, fire=fire)
         else:
             v = violation_at(sem, s)
-        if v is None:
-            raise RuntimeError(f"internal: the compiled engine reports a violation (kind {run.vkind}) "
-                               "the Python semantics does not confirm")
-        full = path + ([fire] if fire is not None else [])
-        p, kind, message = v
-        res.verdict, res.property, res.message = VIOLATED, p, message
-        res.trace = trace_from_path(sem, full, prop=p, kind=kind, message=message, engine="compiled")
-        res.depth = len(full)
+        confirm_violation(res, sem, path, fire, v, "compiled", f"kind {run.vkind}")
         return done()
     vac = []
     for p in checks.properties:
@@ -976,6 +969,21 @@ def _replay(sem, path):
         if s is None:
             raise RuntimeError(f"internal: compiled path step {ti} is not enabled in the Python semantics")
     return s
+
+
+def confirm_violation(res, sem, path, fire, v, engine: str, what: str):
+    """Fill ``res`` with the violation ``v`` the Python semantics found at the end of ``path``
+    (plus the firing step ``fire``, if any) that a C search reported; ``v`` None is an
+    internal error (the two semantics disagree)."""
+    if v is None:
+        raise RuntimeError(f"internal: the {engine} engine reports a violation ({what}) "
+                           "the Python semantics does not confirm")
+    full = path + ([fire] if fire is not None else [])
+    p, kind, message = v
+    res.verdict, res.property, res.message = VIOLATED, p, message
+    res.trace = trace_from_path(sem, full, prop=p, kind=kind, message=message, engine=engine)
+    res.depth = len(full)
+    return res
 
 
 def _lock_cycle(model, checks, lolog, run):

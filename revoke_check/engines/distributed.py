@@ -42,7 +42,7 @@ from types import SimpleNamespace
 from revoke_check.engines import compiled
 from revoke_check.model.lang import ModelError
 from revoke_check.replay import trace_from_path, violation_at
-from revoke_check.result import ERROR, HOLDS, INCOMPLETE, VACUOUS, VIOLATED, Result
+from revoke_check.result import ERROR, HOLDS, INCOMPLETE, VACUOUS, Result
 from revoke_check.semantics import Semantics
 
 __all__ = ["explore", "DistributedError", "DIST_C", "source"]
@@ -656,13 +656,6 @@ def _violation(model, checks, sem, res, kind, path, ti, lo_log, t0):
         v = compiled._lock_cycle(model, checks, flat, SimpleNamespace(lo_edges=len(lo_log), vtrans=ti))
     else:
         v = violation_at(sem, s, fire=fire) if fire is not None else violation_at(sem, s)
-    if v is None:
-        raise RuntimeError(f"internal: the distributed engine reports a violation ({kind}) "
-                           "the Python semantics does not confirm")
-    full = path + ([fire] if fire is not None else [])
-    p, vkind, message = v
-    res.verdict, res.property, res.message = VIOLATED, p, message
-    res.trace = trace_from_path(sem, full, prop=p, kind=vkind, message=message, engine="distributed")
-    res.depth = len(full)
+    compiled.confirm_violation(res, sem, path, fire, v, "distributed", kind)
     res.seconds = time.monotonic() - t0
     return res
