@@ -375,6 +375,8 @@ def check(config, variant, props, engine, depth, show_invariant, no_lemmas, max_
         return max_seconds if max_seconds is not None or e not in Z3_ENGINES else DEFAULT_Z3_SECONDS
 
     stop = None if quiet else interrupt.ticker(lambda line: click.echo(f"  {line}", err=True))
+    if stop:   # also when the run ends in an error: a ticker left running prints for ever
+        click.get_current_context().call_on_close(stop.set)
 
     def run_one(e, **kw):
         interrupt.reset(e)

@@ -173,3 +173,19 @@ def test_spinning_thread_is_not_holds(tmp_path):
     assert code == 4 and "VACUOUS" in out and "deadlock-free/some-run-finishes" in out, out + err
     code, out, _ = run("check", "-c", "tiny", "-p", "deadlock-free")
     assert code == 0 and "holds" in out
+
+
+def test_a_failed_check_stops_its_progress_ticker():
+    """A run that ends in an error must not leave the progress thread printing (it did: a
+    full test run showed a stale kind ticker for ten minutes)."""
+    import threading
+    from click.testing import CliRunner
+    from revoke_check.cli import main
+    before = sum(t.name == "revoke-check-progress" for t in threading.enumerate())
+    r = CliRunner().invoke(main, ["check", "-c", "tiny", "-e", "bmc", "-p", "lock-order"])
+    assert r.exit_code == 2
+    for t in threading.enumerate():
+        if t.name == "revoke-check-progress":
+            t.join(timeout=2)        # a stopped ticker ends at once; a running one waits 5 s
+    after = sum(t.name == "revoke-check-progress" and t.is_alive() for t in threading.enumerate())
+    assert after <= before
