@@ -549,7 +549,9 @@ def _check_with_reports(config, variant, props, engine, max_states, max_seconds,
 @click.option("--junit", "junit_out", type=click.Path(dir_okay=False), default=None,
               help="Write JUnit XML: one test case per manifest entry and coverage target.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (no per-entry lines).")
-def gate(manifest, variant, coverage_configs, allow, no_coverage, junit_out, as_json):
+@click.option("--slow", is_flag=True,
+              help="Also run the entries marked slow = true (instances of minutes, such as huge).")
+def gate(manifest, variant, coverage_configs, allow, no_coverage, junit_out, as_json, slow):
     """Run every manifest entry (and coverage target); exit 1 on any difference.
 
     Prints expected vs actual for every difference: a verdict, violated
@@ -557,7 +559,7 @@ def gate(manifest, variant, coverage_configs, allow, no_coverage, junit_out, as_
     longer caught, a step that never fires or a witness never reached.
     """
     from revoke_check.ci.coverage import CoverageError
-    from revoke_check.ci.gate import GateError, gate_cases, run_gate
+    from revoke_check.ci.gate import GateError, SkippedOutcome, gate_cases, run_gate
     from revoke_check.reports.junit import junit_xml_cases
 
     writable(junit_out, "--junit")
@@ -569,18 +571,23 @@ def gate(manifest, variant, coverage_configs, allow, no_coverage, junit_out, as_
 
     try:
         outcomes = run_gate(manifest, variant=variant, coverage_configs=coverage_configs,
-                            allow=allow, use_coverage_file=not no_coverage, on_outcome=show)
+                            allow=allow, use_coverage_file=not no_coverage, on_outcome=show,
+                            slow=slow)
     except (GateError, CoverageError) as e:
         _fail2(str(e))
+    every = outcomes
+    skipped = [o for o in outcomes if isinstance(o, SkippedOutcome)]
+    outcomes = [o for o in outcomes if not isinstance(o, SkippedOutcome)]
     bad = [o for o in outcomes if not o.ok]
     if junit_out:
         try:
             with open(junit_out, "w") as f:
-                f.write(junit_xml_cases(gate_cases(outcomes), name="revoke-check gate"))
+                f.write(junit_xml_cases(gate_cases(every), name="revoke-check gate"))
         except OSError as e:
             _fail2(f"cannot write {junit_out}: {e.strerror}")
     if as_json:
         click.echo(json.dumps({"passed": len(outcomes) - len(bad), "total": len(outcomes),
+                               "skipped_slow": [o.entry.name for o in skipped],
                                "outcomes": [{"name": o.entry.name if hasattr(o, "entry") else o.name,
                                              "ok": o.ok, "lines": o.lines()} for o in outcomes]},
                               indent=1))
@@ -592,7 +599,9 @@ def gate(manifest, variant, coverage_configs, allow, no_coverage, junit_out, as_
             name = o.entry.name if hasattr(o, "entry") else o.name
             click.echo(f"  {name}")
         sys.exit(1)
-    click.echo(f"gate: passed: {len(outcomes)} of {len(outcomes)} as expected")
+    more = (f" ({len(skipped)} slow = true entr{'y' if len(skipped) == 1 else 'ies'} not run: "
+            "--slow runs them)") if skipped else ""
+    click.echo(f"gate: passed: {len(outcomes)} of {len(outcomes)} as expected{more}")
     sys.exit(0)
 
 

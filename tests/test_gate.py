@@ -173,3 +173,35 @@ def test_run_gate_api_reports_each_outcome(tmp_path):
     m.write_text(block.replace('engine = "explicit"', 'engine = "nope"'))
     with pytest.raises(GateError, match=r"check\[0\]\.engine: 'nope' is not one of"):
         run_gate(m)
+
+
+SLOW = """
+[[check]]
+config = "tiny"
+variant = "upstream"
+verdict = "holds"
+distinct_states = 97
+
+[[check]]
+config = "tiny"
+variant = "no-wait-for-unmap"
+verdict = "holds"
+distinct_states = 1
+slow = true
+"""
+
+
+def test_slow_entries_run_only_with_slow(tmp_path):
+    m = tmp_path / "manifest.toml"
+    m.write_text(SLOW)
+    j = tmp_path / "gate.xml"
+    code, out, _ = run("gate", "-m", str(m), "--no-coverage", "--junit", str(j))
+    assert code == 0, out
+    assert "skip no-wait-for-unmap@tiny[explicit:all]: slow = true" in out
+    assert "gate: passed: 1 of 1 as expected (1 slow = true entry not run: --slow runs them)" in out
+    assert JUnitXml.fromfile(str(j)).skipped == 1
+    # with --slow the entry runs, and its wrong expectations fail the gate
+    code, out, _ = run("gate", "-m", str(m), "--no-coverage", "--slow")
+    assert code == 1
+    assert "FAIL no-wait-for-unmap@tiny[explicit:all]: violated" in out
+    assert "gate: FAILED: 1 of 2" in out

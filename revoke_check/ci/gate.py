@@ -23,7 +23,8 @@ from revoke_check.traces.render_text import render_text
 from revoke_check.ci.coverage import AllowList, CoverageError, Verdict, coverage, judge, load_allow
 from revoke_check.ci.manifest import Entry, ManifestError, compare, load_manifest, run_entry
 
-__all__ = ["GateOutcome", "CoverageOutcome", "PreconditionOutcome", "run_gate", "GateError", "resolve_variant"]
+__all__ = ["GateOutcome", "SkippedOutcome", "CoverageOutcome", "PreconditionOutcome", "run_gate", "GateError",
+           "resolve_variant"]
 
 
 class GateError(ValueError):
@@ -53,6 +54,16 @@ class GateOutcome:
         elif not self.ok and r.message and r.verdict != "violated":
             out.append(f"     ({r.message})")
         return out
+
+
+@dataclass
+class SkippedOutcome:
+    """A ``slow = true`` entry that this gate run leaves out (``gate --slow`` runs it)."""
+    entry: Entry
+    ok: bool = True
+
+    def lines(self) -> list[str]:
+        return [f"skip {self.entry.name}: slow = true (`revoke-check gate --slow` runs it)"]
 
 
 @dataclass
@@ -127,7 +138,8 @@ def _check_engines(entries):
 
 
 def run_gate(manifest=None, *, variant: str | None = None, coverage_configs=(),
-             allow=None, use_coverage_file: bool = True, on_outcome=None) -> list:
+             allow=None, use_coverage_file: bool = True, on_outcome=None,
+             slow: bool = False) -> list:
     """Run every manifest entry and coverage target; returns the outcomes in order.
 
     ``variant`` replaces ``upstream`` in every entry and target (check a proposed
@@ -135,6 +147,8 @@ def run_gate(manifest=None, *, variant: str | None = None, coverage_configs=(),
     adds coverage targets (of ``upstream``, or ``variant``).  ``allow`` is the
     allow-list file; by default ``coverage.toml`` beside the manifest, if any.
     ``on_outcome(outcome)`` is called as each one is known (for progress output).
+    A ``slow = true`` entry is run only with ``slow``; otherwise it is a
+    :class:`SkippedOutcome` (listed, never counted as passed).
     """
     try:
         entries = load_manifest(manifest)
@@ -160,6 +174,11 @@ def run_gate(manifest=None, *, variant: str | None = None, coverage_configs=(),
 
     outcomes = []
     for e in entries:
+        if e.slow and not slow:
+            outcomes.append(SkippedOutcome(e))
+            if on_outcome:
+                on_outcome(outcomes[-1])
+            continue
         e2 = Entry(**{**e.__dict__, "variant": sub(e.variant, e.protocol),
                       "config": resolve_config(e.config, base)})
         r = run_entry(e2)
@@ -199,6 +218,10 @@ def gate_cases(outcomes) -> list:
     out = []
     for o in outcomes:
         lines = o.lines()
+        if isinstance(o, SkippedOutcome):
+            out.append(Case("revoke-check gate: manifest", "slow entries", o.entry.name, 0.0,
+                            outcome="skipped", message=lines[0], stdout=lines[0]))
+            continue
         if isinstance(o, GateOutcome):
             r = o.result
             c = Case("revoke-check gate: manifest", f"{r.variant} on {r.config} [{r.engine}]",

@@ -38,6 +38,7 @@ class Entry:
     strong_fair: list = field(default_factory=list)   # threads / lock classes made strongly fair
     note: str = ""
     protocol: str | None = None    # model/protocols.py; None: vfio-dmabuf
+    slow: bool = False             # run by `gate --slow` only (an instance of minutes, e.g. huge)
 
     @builtins.property
     def name(self) -> str:
@@ -50,7 +51,7 @@ class Entry:
 
 
 _KEYS = {"config", "variant", "engine", "properties", "depth", "verdict", "property",
-         "distinct_states", "trace_length", "loop_start", "fairness", "strong_fair", "note", "protocol"}
+         "distinct_states", "trace_length", "loop_start", "fairness", "strong_fair", "note", "protocol", "slow"}
 
 
 def load_manifest(path=None) -> list[Entry]:
