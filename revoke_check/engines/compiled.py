@@ -434,8 +434,19 @@ static int64_t mem_bytes(void) {
 #define TAG(h) ((uint32_t)((h) >> 32) >> tbits << tbits)
 #define SLOT_ID(x) ((x) & (tbits >= 32 ? 0xFFFFFFFFu : ((1u << tbits) - 1)))
 
+/* A table growth rehashes every state with no progress line in between (tens of
+   seconds past 10^8 states): say so when progress lines are on. */
+static int say_growth;
+static void note_growth(uint64_t ncap) {
+  if (!say_growth || ncap < (1ull << 24)) return;   /* small tables grow in well under a second */
+  fprintf(stderr, "revoke-check: compiled %s: %llu distinct, growing the visited table to %llu slots\n",
+          MODEL_NAME, (unsigned long long)n_states, (unsigned long long)ncap);
+  fflush(stderr);
+}
+
 static int grow_table(void) {
   uint64_t ncap = (tmask + 1) * 2;
+  note_growth(ncap);
   uint32_t *nt = calloc(ncap, sizeof(uint32_t));
   if (!nt) return -1;
   tbits++;
@@ -504,6 +515,7 @@ static int64_t intern(const uint64_t *w, uint64_t hh, int *fresh) {
    that finds none is not a proof (the driver reports it as incomplete). */
 static int grow_fptable(void) {
   uint64_t ncap = (tmask + 1) * 2;
+  note_growth(ncap);
   uint64_t *nt = calloc(ncap, sizeof(uint64_t));
   if (!nt) return -1;
   for (uint64_t k = 0; k <= tmask; k++) {
@@ -548,7 +560,7 @@ int rc_layout(void) { return SB; }
 
 int rc_explore(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolog, int32_t lolog_cap) {
   double t0 = now(), last = t0, c0 = cpu_now();
-  free_all(); stop_requested = 0;
+  free_all(); stop_requested = 0; say_growth = r->progress_secs > 0;
   memset(lo_adj, 0, sizeof lo_adj); lo_log = lolog; lo_log_cap = lolog_cap; lo_log_n = 0;
   r->status = 0; r->vkind = 0; r->vtrans = -1; r->vstate = -1;
   int64_t edges = 0, maxdepth = 0, depth_i = 0;

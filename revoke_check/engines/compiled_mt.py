@@ -297,6 +297,7 @@ static void phase_g(void) {
 static int mt_grow_table(uint64_t upto) {
   if (hc) return grow_fptable();
   mt_ncap = (tmask + 1) * 2;
+  note_growth(mt_ncap);
   mt_nt = calloc(mt_ncap, sizeof(uint32_t));
   if (!mt_nt) return -1;
   tbits++;
@@ -424,7 +425,7 @@ int rc_explore_mt(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolo
                   int32_t workers, const char *digest, const char *ckpt, double ckpt_every,
                   const char *recover) {
   double t0 = now(), last = t0, last_ck = t0, c0 = cpu_now();
-  free_all(); stop_requested = 0;
+  free_all(); stop_requested = 0; say_growth = r->progress_secs > 0;
   memset(lo_adj, 0, sizeof lo_adj); lo_log = lolog; lo_log_cap = lolog_cap; lo_log_n = 0;
   r->status = 0; r->vkind = 0; r->vtrans = -1; r->vstate = -1;
   int64_t edges = 0, maxdepth = 0, depth_i = 0;
