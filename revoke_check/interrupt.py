@@ -117,6 +117,8 @@ def ticker(emit, every: float = 5.0):
         import time
         t0 = time.monotonic()
         while not stop.wait(every):
+            if PROGRESS.get("own_progress"):     # the engine prints its own progress lines
+                continue
             emit(f"[{PROGRESS.get('engine', '?')}] {describe()}, {time.monotonic() - t0:.0f}s")
 
     threading.Thread(target=run, name="revoke-check-progress", daemon=True).start()

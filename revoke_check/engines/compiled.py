@@ -787,6 +787,9 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
         sym = find_symmetry(model, checks)
     src = generate_c(model, checks, fp_bits=fp_bits, sym=sym)
     lib = load(src)
+    if progress_secs:
+        from revoke_check import interrupt
+        interrupt.note(own_progress=True)     # the C prints its own lines: the CLI's ticker stays quiet
     names = [p.name for p in checks.properties]
     res = Result(HOLDS, model.config.name, model.variant, "compiled", names, proof="explicit")
     if sym is not None:
