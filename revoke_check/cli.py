@@ -657,14 +657,8 @@ def coverage_cmd(config, variant, fail_unfired, allow, max_states, show_pre, as_
             for a, x in v.allowed:
                 click.echo(f"  {x.key if hasattr(x, 'key') else x}")
                 click.echo(f"      {' '.join(a.reason.split())}")
-        probs = v.problems()
-        if probs:
-            click.echo("not explained:")
-            for p in probs:
-                click.echo(f"  {p}")
-    if not cov.complete:
-        sys.exit(3)
-    sys.exit(1 if fail_unfired and not v.ok else 0)
+        _not_explained(v.problems())
+    _coverage_exit(cov.complete, fail_unfired, v.ok)
 
 
 def _preconditions_cmd(config, variant, allow_list, fail_unfired, max_states, as_json, protocol):
@@ -700,14 +694,22 @@ def _preconditions_cmd(config, variant, allow_list, fail_unfired, max_states, as
                 mark = ("seen" if c in p.seen else
                         "unseen (allowed)" if (id(p), c) in allowed else "UNSEEN")
                 click.echo(f"      {mark:<16} {p.text(c)}")
-        probs = v.problems()
-        if probs:
-            click.echo("not explained:")
-            for x in probs:
-                click.echo(f"  {x}")
-    if not pre.complete:
+        _not_explained(v.problems())
+    _coverage_exit(pre.complete, fail_unfired, v.ok)
+
+
+def _not_explained(probs):
+    if probs:
+        click.echo("not explained:")
+        for x in probs:
+            click.echo(f"  {x}")
+
+
+def _coverage_exit(complete: bool, fail_unfired: bool, ok: bool):
+    """Exit 3 for a search cut short, 1 for a gap that --fail-unfired rejects, else 0."""
+    if not complete:
         sys.exit(3)
-    sys.exit(1 if fail_unfired and not v.ok else 0)
+    sys.exit(1 if fail_unfired and not ok else 0)
 
 
 # --- traces: export, render, reduce (issue 4) --------------------------------
