@@ -344,6 +344,19 @@ typedef struct {
   uint64_t n_states, base, i, level_end, depth_i, edges, maxdepth, tmask, tbits, lo_log_n, lo_saved;
 } ck_head;
 
+
+/* What follows a checkpoint's header, in order: one list, for writing and for reading. */
+#define CK_SECTIONS(IO, nlo) \
+  IO(&c, coverage, sizeof(uint64_t) * (NT ? NT : 1)); \
+  IO(&c, reached, NWIT); \
+  IO(&c, lo_adj, sizeof lo_adj); \
+  IO(&c, lo_log, sizeof(int32_t) * 3 * (nlo)); \
+  IO(&c, parent, sizeof(uint32_t) * n_states); \
+  IO(&c, via, sizeof(via_t) * n_states); \
+  IO(&c, arena, (size_t)(n_states - base) * SB); \
+  if (hc) IO(&c, fptable, sizeof(uint64_t) * (tmask + 1)); \
+  else IO(&c, table, sizeof(uint32_t) * (tmask + 1));
+
 static int ck_write(const char *path, const char *digest, uint64_t i, uint64_t level_end, int64_t depth_i,
                     int64_t edges, int64_t maxdepth, const uint64_t *coverage, const uint8_t *reached) {
   char tmp[4096];
@@ -360,15 +373,7 @@ static int ck_write(const char *path, const char *digest, uint64_t i, uint64_t l
   hd.lo_log_n = (uint64_t)lo_log_n;
   hd.lo_saved = (uint64_t)(lo_log_n < lo_log_cap ? lo_log_n : lo_log_cap);
   ck_put(&c, &hd, sizeof hd);
-  ck_put(&c, coverage, sizeof(uint64_t) * (NT ? NT : 1));
-  ck_put(&c, reached, NWIT);
-  ck_put(&c, lo_adj, sizeof lo_adj);
-  ck_put(&c, lo_log, sizeof(int32_t) * 3 * hd.lo_saved);
-  ck_put(&c, parent, sizeof(uint32_t) * n_states);
-  ck_put(&c, via, sizeof(via_t) * n_states);
-  ck_put(&c, arena, (size_t)(n_states - base) * SB);
-  if (hc) ck_put(&c, fptable, sizeof(uint64_t) * (tmask + 1));
-  else ck_put(&c, table, sizeof(uint32_t) * (tmask + 1));
+  CK_SECTIONS(ck_put, hd.lo_saved)
   uint64_t sum = c.h;
   if (!c.bad && fwrite(&sum, 1, 8, f) != 8) c.bad = 1;
   if (fflush(f) != 0 || fsync(fileno(f)) != 0) c.bad = 1;
@@ -403,15 +408,7 @@ static int ck_read(const char *path, const char *digest, int want_hc, uint64_t *
   if (hc) fptable = malloc(sizeof(uint64_t) * (tmask + 1)); else table = malloc(sizeof(uint32_t) * (tmask + 1));
   if (!parent || !via || !arena || !(hc ? (void *)fptable : (void *)table)) { fclose(f); return 5; }
   arena_peak = n_states - base;
-  ck_get(&c, coverage, sizeof(uint64_t) * (NT ? NT : 1));
-  ck_get(&c, reached, NWIT);
-  ck_get(&c, lo_adj, sizeof lo_adj);
-  ck_get(&c, lo_log, sizeof(int32_t) * 3 * hd.lo_saved);
-  ck_get(&c, parent, sizeof(uint32_t) * n_states);
-  ck_get(&c, via, sizeof(via_t) * n_states);
-  ck_get(&c, arena, (size_t)(n_states - base) * SB);
-  if (hc) ck_get(&c, fptable, sizeof(uint64_t) * (tmask + 1));
-  else ck_get(&c, table, sizeof(uint32_t) * (tmask + 1));
+  CK_SECTIONS(ck_get, hd.lo_saved)
   uint64_t sum = 0, want = c.h;
   if (c.bad || fread(&sum, 1, 8, f) != 8 || sum != want || fgetc(f) != EOF) { fclose(f); return 8; }
   fclose(f);
