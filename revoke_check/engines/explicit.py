@@ -109,32 +109,34 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
         for j in range(i + 1, len(keys)):
             if depth[j] != depth[i]:
                 break
-            sj = tuple(keys[j])
-            try:
-                succ = sem.expand(sj)
-            except ModelError as e:
-                return model_error(j, e)
-            if not succ:
-                v = violation_at(sem, sj)
-                if v:
-                    return finish(VIOLATED, j, None, v)
+            _, done = expand(j, tuple(keys[j]))
+            if done:
+                return done
         return fin()
+
+    def expand(i, s):
+        """State ``i``'s successors, or the result it ends the search with: a model
+        error, or a violation at the state itself (deadlock, at-end).  A step that
+        would take a reference count below zero comes with no successor (None): with
+        a property that asserts the count (refcounts) it is that property's
+        violation at the step, otherwise a model error of this state."""
+        try:
+            succ = sem.expand(s)
+        except ModelError as e:
+            return None, model_error(i, e)
+        if not succ:
+            v = violation_at(sem, s)
+            if v:
+                return None, finish(VIOLATED, i, None, v)
+        return succ, None
 
     while i < len(keys):
         if max_depth is not None and depth[i] > max_depth:
             return finish(INCOMPLETE, msg=f"depth bound {max_depth} reached")
         s = tuple(keys[i])
-        try:
-            # a step that would take a reference count below zero comes with no successor
-            # (None): with a property that asserts the count (refcounts) it is that
-            # property's violation at the step, otherwise a model error of this state
-            succ = sem.expand(s)
-        except ModelError as e:
-            return model_error(i, e)
-        if not succ:
-            v = violation_at(sem, s)
-            if v:
-                return finish(VIOLATED, i, None, v)
+        succ, done = expand(i, s)
+        if done:
+            return done
         d = depth[i] + 1
         if succs is not None:
             out_i = []
