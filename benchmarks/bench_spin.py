@@ -71,7 +71,9 @@ def one(engine: str, config: str, variant: str, props: str) -> dict:
             # pan's hash table: twice the expected states (the caller passes the count)
             bits = int(os.environ.get("BENCH_HASH_BITS", "22"))
             t0 = time.monotonic()
-            r = run_spin(to_promela(m), d, hash_bits=bits, max_depth=100_000)
+            # pan's memory limit: BENCH_MEMLIM_MB (huge needs about 20 GB)
+            r = run_spin(to_promela(m), d, hash_bits=bits, max_depth=100_000,
+                         memlim_mb=int(os.environ.get("BENCH_MEMLIM_MB", "8192")))
             build = time.monotonic() - t0 - r["seconds"]
             return {"distinct": r["stored"], "transitions": r["transitions"] - 1,
                     "seconds": r["cpu_seconds"], "wall": r["seconds"],

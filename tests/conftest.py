@@ -1,3 +1,4 @@
+import contextlib
 import os
 import subprocess
 import sys
@@ -16,3 +17,14 @@ def run_cli(*args, cwd=ROOT):
     p = subprocess.run([sys.executable, "-m", "revoke_check.cli", *args],
                        capture_output=True, text=True, cwd=str(cwd))
     return p.returncode, p.stdout, p.stderr
+
+
+@contextlib.contextmanager
+def own_compiled_cache(tmp_path_factory):
+    """A fresh build cache for the compiled engine (tests compile what they run and leave
+    ~/.cache alone), built with -O0 (these state spaces are small: build fast)."""
+    import pytest
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("REVOKE_CHECK_CACHE", str(tmp_path_factory.mktemp("rc-cache")))
+        mp.setenv("REVOKE_CHECK_CFLAGS", "-O0")
+        yield

@@ -8,7 +8,6 @@ the Python semantics).  Skipped where there is no C compiler.
 """
 import copy
 import dataclasses
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -18,6 +17,7 @@ from revoke_check.properties import compile_checks
 from revoke_check.engines import compiled
 from revoke_check.engines.explicit import explore as py_explore
 from revoke_check.ci.manifest import load_manifest
+from conftest import own_compiled_cache
 from revoke_check.run import build, check
 
 needs_cc = pytest.mark.skipif(compiled.find_compiler() is None, reason="no C compiler")
@@ -25,17 +25,8 @@ needs_cc = pytest.mark.skipif(compiled.find_compiler() is None, reason="no C com
 
 @pytest.fixture(scope="module", autouse=True)
 def _own_cache(tmp_path_factory):
-    """A fresh build cache: the tests compile what they run, and leave ~/.cache alone."""
-    new = {"REVOKE_CHECK_CACHE": str(tmp_path_factory.mktemp("rc-cache")),
-           "REVOKE_CHECK_CFLAGS": "-O0"}      # these state spaces are small: build fast
-    old = {k: os.environ.get(k) for k in new}
-    os.environ.update(new)
-    yield
-    for k, v in old.items():
-        if v is None:
-            del os.environ[k]
-        else:
-            os.environ[k] = v
+    with own_compiled_cache(tmp_path_factory):
+        yield
 
 
 def _summary(r):

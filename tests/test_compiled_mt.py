@@ -17,6 +17,7 @@ import pytest
 from revoke_check.engines import compiled
 from revoke_check.engines.compiled_mt import CheckpointError
 from revoke_check.ci.manifest import load_manifest
+from conftest import own_compiled_cache
 from revoke_check.run import build
 
 from test_compiled import _safety, _summary
@@ -26,16 +27,8 @@ needs_cc = pytest.mark.skipif(compiled.find_compiler() is None, reason="no C com
 
 @pytest.fixture(scope="module", autouse=True)
 def _own_cache(tmp_path_factory):
-    new = {"REVOKE_CHECK_CACHE": str(tmp_path_factory.mktemp("rc-cache")),
-           "REVOKE_CHECK_CFLAGS": "-O0"}
-    old = {k: os.environ.get(k) for k in new}
-    os.environ.update(new)
-    yield
-    for k, v in old.items():
-        if v is None:
-            del os.environ[k]
-        else:
-            os.environ[k] = v
+    with own_compiled_cache(tmp_path_factory):
+        yield
 
 
 def _run(config, variant=None, props=None, protocol=None, **kw):

@@ -8,7 +8,6 @@ counterexample, and the distributed trace must replay on the explicit
 semantics.  One cluster serves the module (Ray takes seconds to start).
 Skipped where ray (the ``distributed`` extra) or a C compiler is absent.
 """
-import os
 import subprocess
 import sys
 
@@ -21,6 +20,8 @@ from revoke_check.engines import compiled, distributed  # noqa: E402
 from revoke_check.replay import replay  # noqa: E402
 from revoke_check.run import build  # noqa: E402
 from revoke_check.semantics import Semantics  # noqa: E402
+from conftest import own_compiled_cache  # noqa: E402
+from test_compiled import _safety, _summary  # noqa: E402
 
 pytestmark = [pytest.mark.skipif(compiled.find_compiler() is None, reason="no C compiler"),
               pytest.mark.xdist_group("ray")]
@@ -37,31 +38,10 @@ ENTRIES = [
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    new = {"REVOKE_CHECK_CACHE": str(tmp_path_factory.mktemp("rc-cache")),
-           "REVOKE_CHECK_CFLAGS": "-O0"}
-    old = {k: os.environ.get(k) for k in new}
-    os.environ.update(new)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    yield ray.get_runtime_context().gcs_address
-    ray.shutdown()
-    for k, v in old.items():
-        if v is None:
-            del os.environ[k]
-        else:
-            os.environ[k] = v
-
-
-def _summary(r):
-    steps = [(s.thread, s.label, s.choice, s.state) for s in r.trace.steps] if r.trace else None
-    return dict(verdict=r.verdict, property=r.property, message=r.message,
-                distinct=r.distinct_states, transitions=r.transitions, depth=r.depth,
-                coverage=r.coverage, witnesses=r.witnesses, vacuous=r.vacuous, trace=steps)
-
-
-def _safety(c):
-    c.properties = [p for p in c.properties if not p.liveness]
-    c.liveness = []
-    return c
+    with own_compiled_cache(tmp_path_factory):
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        yield ray.get_runtime_context().gcs_address
+        ray.shutdown()
 
 
 def _pinned(config, variant, props):

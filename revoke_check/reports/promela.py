@@ -118,13 +118,14 @@ class SpinError(RuntimeError):
 
 
 def run_spin(text: str, workdir, *, max_depth: int = 1_000_000, hash_bits: int = 22,
-             cc: str = "gcc", opt: str = "-O2", extra_cflags=()) -> dict:
+             cc: str = "gcc", opt: str = "-O2", extra_cflags=(), memlim_mb: int = 8192) -> dict:
     """Run SPIN's exhaustive search (no partial-order reduction) on Promela ``text``.
 
     Returns ``{"stored", "matched", "transitions", "depth", "seconds", "memory_mb",
     "state_vector", "memory_mb", "states_mb", "rss_mb"}`` from pan's report
     (``rss_mb``: pan's peak resident set, ``cpu_seconds``: its user + system time); raises
     :class:`SpinError` if pan reports an error or a truncated search (depth limit), so a count it returns is a full one.
+    ``memlim_mb`` is pan's memory limit (``-DMEMLIM``), past which it stops with an error.
     """
     wd = Path(workdir)
     wd.mkdir(parents=True, exist_ok=True)
@@ -136,7 +137,7 @@ def run_spin(text: str, workdir, *, max_depth: int = 1_000_000, hash_bits: int =
             raise SpinError(f"{what} failed ({p.returncode}): {(p.stderr or p.stdout).strip()[-400:]}")
         return p.stdout
     run(["spin", "-o2", "-a", "model.pml"], "spin -a")
-    run([cc, opt, "-DNOREDUCE", "-DSAFETY", "-DMEMLIM=8192", *extra_cflags,
+    run([cc, opt, "-DNOREDUCE", "-DSAFETY", f"-DMEMLIM={int(memlim_mb)}", *extra_cflags,
          "-o", "pan", "pan.c"], cc)
     t0 = time.monotonic()
     with open(wd / "pan.out", "w") as f:    # wait4: pan's own peak RSS, not the compiler's
