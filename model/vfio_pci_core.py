@@ -160,10 +160,20 @@ def vfio_pci_dev_set_hot_reset(t):
                               events=(ev, Event("revoke_window_end", (k,))),
                               note=f"up_write({dev.name})"))
 
+    # vfio_pci_dev_set_pm_runtime_get: one resume_and_get per device, each a blocking
+    # point (it waits for a suspend in flight; the resume callback takes memory_lock)
+    pm = cfg.runtime_pm
+    gets = [Call(f"pm_runtime_resume_and_get({dev.name})", "pm_runtime_resume_and_get",
+                 {"vdev": k, "source": f"{SRC}:vfio_pci_dev_set_pm_runtime_get"})
+            for k, dev in enumerate(cfg.devices)] if pm else []
+    puts = {v.pm_usage[k]: v.pm_usage[k] - 1 for k in range(n)} if pm else {}
     return [
         step("mutex_lock",
-             "Take dev_set->lock, runtime-resume every device and point vdev at the first entry.",
+             "Take dev_set->lock and point vdev at the first entry"
+             + (" (runtime PM: the devices are resumed next, one by one)." if pm
+                else "; runtime-resume every device."),
              when=mutex_free(v.dev_set_lock), do={**take, cur: 1}),
+        *gets,
         Step("down_write_trylock", lock_loop,
              "Check the device is owned by the caller, then down_write_trylock its memory_lock; break on failure."),
         Call("revoke", "vfio_pci_dma_buf_move", {"vdev": cur - 1, "revoked": True}),
@@ -175,8 +185,9 @@ def vfio_pci_dev_set_hot_reset(t):
              "Walk back from vdev: if the device is open and memory is enabled, un-revoke its bufs."),
         Call("unrevoke", "vfio_pci_dma_buf_move", {"vdev": cur - 1, "revoked": False}),
         Step("up_write", release, "up_write(&vdev->memory_lock) and step to the previous entry."),
-        step("mutex_unlock", "Drop the runtime PM references and release dev_set->lock.",
-             do=unlock, events=(uev,), goto=RETURN),
+        step("mutex_unlock", "Drop the runtime PM references (pm_runtime_put on every device) and release "
+             "dev_set->lock: no step in between blocks.",
+             do={**unlock, **puts}, events=(uev,), goto=RETURN),
     ]
 
 
@@ -271,6 +282,29 @@ def vfio_pci_core_runtime_suspend(t, vdev: int):
     ]
 
 
+def _disable_pm(t, vdev: int) -> list:
+    """The head of ``vfio_pci_core_disable`` under runtime PM: LOW_POWER_EXIT, then pm_runtime_resume.
+
+    ``vfio_pci_runtime_pm_exit`` is the LOW_POWER_EXIT procedure (its move(false)
+    walks the bufs cleanup left listed).  ``pm_runtime_resume`` takes no
+    reference: the open's, or the one the exit took back, keeps the device up.
+    It waits for a suspend in flight; resuming a suspended device runs
+    ``vfio_pci_core_runtime_resume`` (memory_lock(W), no wake eventfd any more:
+    the exit dropped it) in the same step, as ``pm_get`` does.
+    """
+    v = t.v
+    return [
+        Call("vfio_pci_runtime_pm_exit", "vfio_pci_runtime_pm_exit", {"vdev": vdev}),
+        Step("pm_runtime_resume", [
+            Branch(and_(~v.d3[vdev], ~v.rpm_suspending[vdev]), note="device active"),
+            Branch(and_(v.d3[vdev], rwsem_write_free(v, vdev)), {v.d3[vdev]: 0},
+                   events=(takes("memory_lock"),),
+                   note="suspended: vfio_pci_core_runtime_resume under memory_lock"),
+        ], "Resume the device if the PM core suspended it (waits while a suspend is in flight).",
+            source="drivers/base/power/runtime.c:pm_runtime_resume"),
+    ]
+
+
 @procedure("vfio_pci_core_close_device", f"{SRC}:vfio_pci_core_close_device")
 def vfio_pci_core_close_device(t, vdev: int):
     v, cfg = t.v, t.cfg
@@ -282,9 +316,12 @@ def vfio_pci_core_close_device(t, vdev: int):
              when=and_(fd_users_done, mutex_free(v.dev_set_lock)), do=mutex_lock(t, v.dev_set_lock),
              source="drivers/vfio/group.c:vfio_df_group_close"),
         Call("cleanup", "vfio_pci_dma_buf_cleanup", {"vdev": vdev}),
+        *(_disable_pm(t, vdev) if cfg.runtime_pm else []),
         step("vfio_pci_core_disable",
-             "Disable the device: free vconfig, COMMAND = INTX_DISABLE (decode off), function reset.",
-             do={v.vconfig[vdev]: 0, v.vmem[vdev]: 0},
+             "Disable the device: free vconfig, COMMAND = INTX_DISABLE (decode off), function reset"
+             + ("; D0 first and pm_runtime_put (the open's reference) last." if cfg.runtime_pm else "."),
+             do={v.vconfig[vdev]: 0, v.vmem[vdev]: 0,
+                 **({**set_d0(t, [vdev]), v.pm_usage[vdev]: v.pm_usage[vdev] - 1} if cfg.runtime_pm else {})},
              events=(Event("hw_reset", (vdev,)),), source=f"{SRC}:vfio_pci_core_disable"),
         step("mutex_unlock", "vfio_df_close drops open_count; then dev_set->lock is released.",
              do={**unlock, v.open[vdev]: 0}, events=(uev,), goto=RETURN,
