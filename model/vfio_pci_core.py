@@ -169,9 +169,9 @@ def vfio_pci_dev_set_hot_reset(t):
     puts = {v.pm_usage[k]: v.pm_usage[k] - 1 for k in range(n)} if pm else {}
     return [
         step("mutex_lock",
-             "Take dev_set->lock and point vdev at the first entry"
-             + (" (runtime PM: the devices are resumed next, one by one)." if pm
-                else "; runtime-resume every device."),
+             "Take dev_set->lock and point vdev at the first entry; the devices are runtime-resumed "
+             "next, one by one." if pm else
+             "Take dev_set->lock, runtime-resume every device and point vdev at the first entry.",
              when=mutex_free(v.dev_set_lock), do={**take, cur: 1}),
         *gets,
         Step("down_write_trylock", lock_loop,
@@ -185,8 +185,8 @@ def vfio_pci_dev_set_hot_reset(t):
              "Walk back from vdev: if the device is open and memory is enabled, un-revoke its bufs."),
         Call("unrevoke", "vfio_pci_dma_buf_move", {"vdev": cur - 1, "revoked": False}),
         Step("up_write", release, "up_write(&vdev->memory_lock) and step to the previous entry."),
-        step("mutex_unlock", "Drop the runtime PM references (pm_runtime_put on every device) and release "
-             "dev_set->lock: no step in between blocks.",
+        step("mutex_unlock", "pm_runtime_put on every device and release dev_set->lock (nothing in between "
+             "blocks)." if pm else "Drop the runtime PM references and release dev_set->lock.",
              do={**unlock, **puts}, events=(uev,), goto=RETURN),
     ]
 
