@@ -47,6 +47,14 @@ def test_the_loader_accepts_them_under_runtime_pm(kind, key):
     assert upstream().build(cfg).transitions
 
 
+def v(m):
+    return m.v
+
+
+def done(m):
+    return m.v.pcs["close_device.dev0"] == "done"
+
+
 def _updaters(m, var):
     slot = m.var(var).slot
     return {(tr.thread, tr.label.rsplit("/", 1)[-1]) for tr in m.transitions if slot in tr.updates}
@@ -69,7 +77,6 @@ def test_hot_reset_takes_one_pm_reference_per_device_and_drops_them_at_unlock():
 
 def test_the_hot_reset_locks_only_resumed_devices_and_drops_its_references():
     """Without vfio_pci_dev_set_pm_runtime_get the trylock would take a suspended dev0's memory_lock."""
-    v = lambda m: m.v  # noqa: E731
     prop = Property("hot-reset-pm-balanced", "memory_lock(W) is never held on a suspended dev0; "
                     "once the hot reset is done it holds no PM reference on dev1.",
                     invariant=lambda m: and_(implies(v(m).pcs["hot_reset"] == "done", v(m).pm_usage[1] == 1),
@@ -85,8 +92,6 @@ def test_the_hot_reset_locks_only_resumed_devices_and_drops_its_references():
 
 def test_close_leaves_low_power_and_drops_the_open_reference():
     """After the last close: engaged clear, no PM reference, and the suspended-at-close case is reached."""
-    v = lambda m: m.v  # noqa: E731
-    done = lambda m: v(m).pcs["close_device.dev0"] == "done"  # noqa: E731
     prop = Property("close-ends-low-power", "A closed device is out of low power and holds no PM reference.",
                     invariant=lambda m: implies(done(m), and_(~v(m).engaged[0], v(m).pm_usage[0] == 0)),
                     witnesses=(Witness("closed", state=done),
