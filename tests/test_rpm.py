@@ -2,6 +2,7 @@
 under ``runtime_pm``.  Each test names what would make it fail."""
 import pytest
 
+from revoke_check.engines import compiled
 from revoke_check.engines.explicit import explore
 from revoke_check.model.config import parse_config
 from revoke_check.model.expr import and_, implies
@@ -130,3 +131,11 @@ def test_the_hot_reset_err_undo_un_revokes_while_engaged():
     assert any(s.label.endswith("vfio_pci_dev_set_hot_reset:err_undo") and "dev0" in (s.note or "")
                for s in steps)
     assert steps[-1].state["engaged[dev0]"] is True and steps[-1].state["revoked[buf0]"] is False
+
+
+@pytest.mark.skipif(compiled.find_compiler() is None, reason="no C compiler")
+@pytest.mark.parametrize("config", ["rpm-close", "rpm-hot-reset-wake"])
+def test_the_compiled_engine_agrees(config):
+    a, b = check(config, "upstream"), check(config, "upstream", engine="compiled")
+    assert (a.verdict, a.property, a.distinct_states) == (b.verdict, b.property, b.distinct_states)
+    assert len(a.trace.steps if a.trace else []) == len(b.trace.steps if b.trace else [])
