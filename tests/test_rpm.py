@@ -1,5 +1,7 @@
 """Issue 11 item 3, runtime PM in full: hot reset, device close and the sysfs reset
 under ``runtime_pm``.  Each test names what would make it fail."""
+import re
+
 import pytest
 
 from revoke_check.engines import compiled
@@ -139,3 +141,12 @@ def test_the_compiled_engine_agrees(config):
     a, b = check(config, "upstream"), check(config, "upstream", engine="compiled")
     assert (a.verdict, a.property, a.distinct_states) == (b.verdict, b.property, b.distinct_states)
     assert len(a.trace.steps if a.trace else []) == len(b.trace.steps if b.trace else [])
+
+
+@pytest.mark.parametrize("variant", ["upstream", "wake-exit-unrevokes", "rpm-fixes"])
+@pytest.mark.parametrize("config", ["rpm-hot-reset-wake", "rpm-close", "rpm-sysfs-reset"])
+def test_every_new_step_has_a_kernel_source_and_a_sentence(config, variant):
+    m = get_protocol(variant).build(get_protocol(variant).config(config))
+    for tr in m.transitions:
+        assert re.match(r"^(drivers|fs|mm)/[\w/.-]+\.c:[a-z_][a-z0-9_]*$", tr.source), (tr.label, tr.source)
+        assert tr.doc and tr.doc.endswith(".") and len(tr.doc) > 15, tr.label
