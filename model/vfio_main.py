@@ -69,7 +69,7 @@ def pm_put(t, vdev: int, source: str, goto=RETURN) -> Step:
                 do={use: use - 1}, source=source, goto=goto)
 
 
-@procedure("pm_runtime_resume_and_get", "drivers/base/power/runtime.c:pm_runtime_resume_and_get")
+@procedure("pm_runtime_resume_and_get", "drivers/base/power/runtime.c:__pm_runtime_resume")
 def pm_runtime_resume_and_get(t, vdev: int, source: str):
     """A runtime PM get taken outside the ioctl wrapper (hot reset, sysfs reset): the same steps."""
     return pm_get_steps(t, vdev, source, RETURN)

@@ -301,7 +301,7 @@ def _disable_pm(t, vdev: int) -> list:
                    events=(takes("memory_lock"),),
                    note="suspended: vfio_pci_core_runtime_resume under memory_lock"),
         ], "Resume the device if the PM core suspended it (waits while a suspend is in flight).",
-            source="drivers/base/power/runtime.c:pm_runtime_resume"),
+            source=f"{SRC}:vfio_pci_core_disable"),
     ]
 
 
