@@ -1,7 +1,9 @@
 """drivers/vfio/vfio_main.c (and vfio_pci_rw): runtime PM around every device access.
 
 With ``runtime_pm`` configs, an ioctl or a config-space access is wrapped in
-pm_runtime_resume_and_get .. pm_runtime_put.  Resuming a suspended device runs
+pm_runtime_resume_and_get .. pm_runtime_put; hot reset (one get per device of
+the dev_set) and the sysfs reset (``reset_store``'s pm_runtime_get_sync) take
+the same get through the ``pm_runtime_resume_and_get`` procedure.  Resuming a suspended device runs
 vfio_pci_core_runtime_resume under memory_lock for write; without a wake
 eventfd it leaves pm_runtime_engaged set and does not un-revoke.
 """
