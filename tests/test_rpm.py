@@ -25,6 +25,8 @@ PINNED = [
     ("rpm-hot-reset-wake", "upstream", None, ("violated", "undo-restores-every-revoke", 1332, 14)),
     ("rpm-hot-reset-wake", "upstream", ["revoke-is-temporary"], ("violated", "revoke-is-temporary", 3706, 23)),
     ("rpm-hot-reset-wake", "wake-exit-unrevokes", None, ("holds", None, 3667, 0)),
+    ("rpm-hot-reset-close", "upstream", None, ("violated", "buf-usable-only-while-decoding", 1189, 26)),
+    ("rpm-hot-reset-close", "unrevoke-checks-engaged", None, ("holds", None, 1450, 0)),
     ("rpm-close", "upstream", None, ("holds", None, 671, 0)),
     ("rpm-close", "unrevoke-checks-engaged", None, ("holds", None, 715, 0)),
     ("rpm-sysfs-reset", "upstream", None, ("violated", "no-mapping-survives-reset", 51, 4)),
