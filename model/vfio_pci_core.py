@@ -166,6 +166,10 @@ def vfio_pci_dev_set_hot_reset(t):
     gets = [Call(f"pm_runtime_resume_and_get({dev.name})", "pm_runtime_resume_and_get",
                  {"vdev": k, "source": f"{SRC}:vfio_pci_dev_set_pm_runtime_get"})
             for k, dev in enumerate(cfg.devices)] if pm else []
+    # step 7's pm_runtime_put loop joins the mutex_unlock step: a put only decrements the
+    # usage count (the idle check runs later, as the pm_runtime.* thread's rpm_suspend),
+    # never blocks, and like the unlock only enables other threads' steps: a left mover
+    # (LIMITATIONS 1); a suspend it enables runs after the step, as it could after the last put
     puts = {v.pm_usage[k]: v.pm_usage[k] - 1 for k in range(n)} if pm else {}
     return [
         step("mutex_lock",
@@ -317,6 +321,8 @@ def vfio_pci_core_close_device(t, vdev: int):
              source="drivers/vfio/group.c:vfio_df_group_close"),
         Call("cleanup", "vfio_pci_dma_buf_cleanup", {"vdev": vdev}),
         *(_disable_pm(t, vdev) if cfg.runtime_pm else []),
+        # the rest of disable blocks nowhere once the device is resumed (LIMITATIONS 6): D0 and
+        # the final pm_runtime_put (a left mover, as in the hot reset) are part of this step
         step("vfio_pci_core_disable",
              "Disable the device: free vconfig, COMMAND = INTX_DISABLE (decode off), function reset"
              + ("; D0 first and pm_runtime_put (the open's reference) last." if cfg.runtime_pm else "."),
