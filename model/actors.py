@@ -81,9 +81,6 @@ def check_config(cfg):
         d = cfg.actor_device(a)
         if ak.needs_open and d is not None and not cfg.devices[d].open:
             raise ConfigError(f"{cfg.name}: actor {a.name} needs {cfg.devices[d].name} open")
-        if cfg.runtime_pm and a.kind in ("hot_reset", "close_device"):
-            raise ConfigError(f"{cfg.name}: actor {a.name}: {a.kind} with runtime_pm is not modelled "
-                              "(see LIMITATIONS)")
         if not cfg.runtime_pm and a.kind in ("low_power_entry", "low_power_exit"):
             raise ConfigError(f"{cfg.name}: actor {a.name} needs runtime_pm = true")
 

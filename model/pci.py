@@ -1,12 +1,14 @@
 """drivers/pci/pci.c (and pci-sysfs.c): a function reset the PCI core starts, outside vfio.
 
 Writing 1 to ``/sys/bus/pci/devices/.../reset`` runs ``reset_store``:
-pm_runtime_get_sync; ``pci_reset_function``: pci_dev_lock (the upstream
+pm_runtime_get_sync (under runtime PM: the steps of every other PM get,
+model/vfio_main.py, so a suspended device is resumed and an armed wake
+eventfd fires); ``pci_reset_function``: pci_dev_lock (the upstream
 bridge's, then the device's ``device_lock``); ``pci_dev_save_and_disable``
 (the driver's ``err_handler->reset_prepare`` if it has one; save the config
 space; D0; COMMAND := INTX_DISABLE in hardware); ``__pci_reset_function_locked``
 (FLR or another method); ``pci_dev_restore`` (restore the config space; the
-driver's ``reset_done``); pci_dev_unlock (kernel-2026 §3 item 2, §4.4).
+driver's ``reset_done``); pci_dev_unlock; pm_runtime_put (kernel-2026 §3 item 2, §4.4).
 
 vfio-pci's ``vfio_pci_core_err_handlers`` has only ``.error_detected``: no
 ``reset_prepare``/``reset_done``, so on v7.3 this path takes no memory_lock,
@@ -25,11 +27,11 @@ lock is a both-mover there (LIMITATIONS 1).
 """
 from __future__ import annotations
 
-from .config import ConfigError
 from .expr import and_
-from .lang import Branch, Event, NEXT, RETURN, Step, step
+from .lang import Branch, Call, Event, NEXT, RETURN, Step, step
 from .locks import mutex_free, mutex_lock, mutex_unlock
 from .protocol import procedure
+from .vfio_main import pm_put
 from .schema import ActorKind, Lock
 
 SRC = "drivers/pci/pci.c"
@@ -45,14 +47,6 @@ def declare(p):
     for proc in ("vfio_pci_ioctl_reset", "vfio_exp_config_write"):
         p.replace_step(proc, "pci_try_reset_function", _try_lock(proc))
     p.replace_step("vfio_pci_core_close_device", "vfio_pci_core_disable", _disable_trylock)
-    p.add_config_check(_check)
-
-
-def _check(cfg):
-    for a in cfg.actors_of_kind("sysfs_reset"):
-        if cfg.runtime_pm:
-            raise ConfigError(f"{cfg.name}: actor {a.name}: sysfs_reset with runtime_pm is not modelled "
-                              "(reset_store's pm_runtime_get_sync)")
 
 
 def contended(cfg, vdev: int) -> bool:
@@ -108,7 +102,11 @@ def pci_reset_function(t, vdev: int):
     v = t.v
     lk = v.pci_dev_lock[vdev]
     unlock, uev = mutex_unlock(t, lk)
+    pm = t.cfg.runtime_pm
+    store = "drivers/pci/pci-sysfs.c:reset_store"
     return [
+        *([Call("pm_runtime_get_sync", "pm_runtime_resume_and_get", {"vdev": vdev, "source": store})]
+          if pm else []),
         step("pci_dev_lock", "reset_store: take the device lock (device_lock) for the reset.",
              when=mutex_free(lk), do=mutex_lock(t, lk), source=f"{SRC}:pci_dev_lock"),
         step("pci_dev_save_and_disable",
@@ -118,6 +116,7 @@ def pci_reset_function(t, vdev: int):
              events=(Event("hw_reset", (vdev,)),), source=f"{SRC}:__pci_reset_function_locked"),
         step("pci_dev_restore", "Restore the saved config space and call the driver's reset_done (vfio-pci has none).",
              source=f"{SRC}:pci_dev_restore"),
-        step("pci_dev_unlock", "Release the device lock.", do=unlock, events=(uev,), goto=RETURN,
+        step("pci_dev_unlock", "Release the device lock.", do=unlock, events=(uev,), goto=NEXT if pm else RETURN,
              source=f"{SRC}:pci_dev_unlock"),
+        *([pm_put(t, vdev, store)] if pm else []),
     ]

@@ -1,7 +1,9 @@
 """drivers/vfio/vfio_main.c (and vfio_pci_rw): runtime PM around every device access.
 
 With ``runtime_pm`` configs, an ioctl or a config-space access is wrapped in
-pm_runtime_resume_and_get .. pm_runtime_put.  Resuming a suspended device runs
+pm_runtime_resume_and_get .. pm_runtime_put; hot reset (one get per device of
+the dev_set) and the sysfs reset (``reset_store``'s pm_runtime_get_sync) take
+the same get through the ``pm_runtime_resume_and_get`` procedure.  Resuming a suspended device runs
 vfio_pci_core_runtime_resume under memory_lock for write; without a wake
 eventfd it leaves pm_runtime_engaged set and does not un-revoke.
 """
@@ -25,11 +27,23 @@ def declare(p):
                       lambda cfg, d: 1 + sum(cfg.bufs[b].exists for b in cfg.bufs_of(d)),
                       "vfio_device.refcount: 1 + one per buf whose priv->vdev is set", refcount=True))
     p.add_field(Field("device", "pm_usage",
-                      lambda cfg, d: INT(0, 1 + len(cfg.fd_users(d))),
+                      lambda cfg, d: INT(0, 1 + len(cfg.fd_users(d)) + len(_pm_holders(cfg, d))),
                       lambda cfg, d: int(cfg.devices[d].open),
                       "the runtime PM usage count (1 while open, -1 by LOW_POWER_ENTRY)", refcount=True))
     p.add_lock(Lock(None, "dev_set_lock", "mutex", klass="dev_set->lock", var="dev_set->lock",
                     expr="&dev_set->lock", doc="dev_set->lock: serialises open, close and hot reset"))
+
+
+def _pm_holders(cfg, d) -> list:
+    """Threads outside the device fd that take a runtime PM reference on ``d``.
+
+    Hot reset takes one on every device of the dev_set (kernel-2026 §2.9 step 2),
+    a sysfs reset on its device (pci-sysfs.c:reset_store); only under runtime PM.
+    """
+    if not cfg.runtime_pm:
+        return []
+    return [a for a in cfg.actors
+            if a.kind == "hot_reset" or (a.kind == "sysfs_reset" and a.target == d)]
 
 
 def pm_get(t, vdev: int, source: str) -> Step:
@@ -55,6 +69,12 @@ def pm_put(t, vdev: int, source: str, goto=RETURN) -> Step:
     use = t.v.pm_usage[vdev]
     return step("pm_runtime_put", "Drop the runtime PM reference; the PM core may suspend the device now.",
                 do={use: use - 1}, source=source, goto=goto)
+
+
+@procedure("pm_runtime_resume_and_get", "drivers/base/power/runtime.c:__pm_runtime_resume")
+def pm_runtime_resume_and_get(t, vdev: int, source: str):
+    """A runtime PM get taken outside the ioctl wrapper (hot reset, sysfs reset): the same steps."""
+    return pm_get_steps(t, vdev, source, RETURN)
 
 
 @procedure("vfio_device_fops_unl_ioctl", f"{SRC}:vfio_device_fops_unl_ioctl")

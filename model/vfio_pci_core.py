@@ -160,10 +160,24 @@ def vfio_pci_dev_set_hot_reset(t):
                               events=(ev, Event("revoke_window_end", (k,))),
                               note=f"up_write({dev.name})"))
 
+    # vfio_pci_dev_set_pm_runtime_get: one resume_and_get per device, each a blocking
+    # point (it waits for a suspend in flight; the resume callback takes memory_lock)
+    pm = cfg.runtime_pm
+    gets = [Call(f"pm_runtime_resume_and_get({dev.name})", "pm_runtime_resume_and_get",
+                 {"vdev": k, "source": f"{SRC}:vfio_pci_dev_set_pm_runtime_get"})
+            for k, dev in enumerate(cfg.devices)] if pm else []
+    # step 7's pm_runtime_put loop joins the mutex_unlock step: a put only decrements the
+    # usage count (the idle check runs later, as the pm_runtime.* thread's rpm_suspend),
+    # never blocks, and like the unlock only enables other threads' steps: a left mover
+    # (LIMITATIONS 1); a suspend it enables runs after the step, as it could after the last put
+    puts = {v.pm_usage[k]: v.pm_usage[k] - 1 for k in range(n)} if pm else {}
     return [
         step("mutex_lock",
+             "Take dev_set->lock and point vdev at the first entry; the devices are runtime-resumed "
+             "next, one by one." if pm else
              "Take dev_set->lock, runtime-resume every device and point vdev at the first entry.",
              when=mutex_free(v.dev_set_lock), do={**take, cur: 1}),
+        *gets,
         Step("down_write_trylock", lock_loop,
              "Check the device is owned by the caller, then down_write_trylock its memory_lock; break on failure."),
         Call("revoke", "vfio_pci_dma_buf_move", {"vdev": cur - 1, "revoked": True}),
@@ -175,8 +189,9 @@ def vfio_pci_dev_set_hot_reset(t):
              "Walk back from vdev: if the device is open and memory is enabled, un-revoke its bufs."),
         Call("unrevoke", "vfio_pci_dma_buf_move", {"vdev": cur - 1, "revoked": False}),
         Step("up_write", release, "up_write(&vdev->memory_lock) and step to the previous entry."),
-        step("mutex_unlock", "Drop the runtime PM references and release dev_set->lock.",
-             do=unlock, events=(uev,), goto=RETURN),
+        step("mutex_unlock", "pm_runtime_put on every device and release dev_set->lock (nothing in between "
+             "blocks)." if pm else "Drop the runtime PM references and release dev_set->lock.",
+             do={**unlock, **puts}, events=(uev,), goto=RETURN),
     ]
 
 
@@ -271,6 +286,29 @@ def vfio_pci_core_runtime_suspend(t, vdev: int):
     ]
 
 
+def _disable_pm(t, vdev: int) -> list:
+    """The head of ``vfio_pci_core_disable`` under runtime PM: LOW_POWER_EXIT, then pm_runtime_resume.
+
+    ``vfio_pci_runtime_pm_exit`` is the LOW_POWER_EXIT procedure (its move(false)
+    walks the bufs cleanup left listed).  ``pm_runtime_resume`` takes no
+    reference: the open's, or the one the exit took back, keeps the device up.
+    It waits for a suspend in flight; resuming a suspended device runs
+    ``vfio_pci_core_runtime_resume`` (memory_lock(W), no wake eventfd any more:
+    the exit dropped it) in the same step, as ``pm_get`` does.
+    """
+    v = t.v
+    return [
+        Call("vfio_pci_runtime_pm_exit", "vfio_pci_runtime_pm_exit", {"vdev": vdev}),
+        Step("pm_runtime_resume", [
+            Branch(and_(~v.d3[vdev], ~v.rpm_suspending[vdev]), note="device active"),
+            Branch(and_(v.d3[vdev], rwsem_write_free(v, vdev)), {v.d3[vdev]: 0},
+                   events=(takes("memory_lock"),),
+                   note="suspended: vfio_pci_core_runtime_resume under memory_lock"),
+        ], "Resume the device if the PM core suspended it (waits while a suspend is in flight).",
+            source=f"{SRC}:vfio_pci_core_disable"),
+    ]
+
+
 @procedure("vfio_pci_core_close_device", f"{SRC}:vfio_pci_core_close_device")
 def vfio_pci_core_close_device(t, vdev: int):
     v, cfg = t.v, t.cfg
@@ -282,9 +320,14 @@ def vfio_pci_core_close_device(t, vdev: int):
              when=and_(fd_users_done, mutex_free(v.dev_set_lock)), do=mutex_lock(t, v.dev_set_lock),
              source="drivers/vfio/group.c:vfio_df_group_close"),
         Call("cleanup", "vfio_pci_dma_buf_cleanup", {"vdev": vdev}),
+        *(_disable_pm(t, vdev) if cfg.runtime_pm else []),
+        # the rest of disable blocks nowhere once the device is resumed (LIMITATIONS 6): D0 and
+        # the final pm_runtime_put (a left mover, as in the hot reset) are part of this step
         step("vfio_pci_core_disable",
-             "Disable the device: free vconfig, COMMAND = INTX_DISABLE (decode off), function reset.",
-             do={v.vconfig[vdev]: 0, v.vmem[vdev]: 0},
+             "Disable the device: free vconfig, COMMAND = INTX_DISABLE (decode off), function reset"
+             + ("; D0 first and pm_runtime_put (the open's reference) last." if cfg.runtime_pm else "."),
+             do={v.vconfig[vdev]: 0, v.vmem[vdev]: 0,
+                 **({**set_d0(t, [vdev]), v.pm_usage[vdev]: v.pm_usage[vdev] - 1} if cfg.runtime_pm else {})},
              events=(Event("hw_reset", (vdev,)),), source=f"{SRC}:vfio_pci_core_disable"),
         step("mutex_unlock", "vfio_df_close drops open_count; then dev_set->lock is released.",
              do={**unlock, v.open[vdev]: 0}, events=(uev,), goto=RETURN,

@@ -131,13 +131,6 @@ def test_pm_ctrl_d3hot_zaps_and_disables_memory():
     assert check("pm-ctrl", "unrevoke-checks-engaged").verdict == "holds"
 
 
-def test_sysfs_reset_under_runtime_pm_is_refused():
-    from revoke_check.model.config import parse_config
-    with pytest.raises(ConfigError, match="sysfs_reset with runtime_pm"):
-        parse_config("x", {"runtime_pm": True, "devices": [{"name": "d"}],
-                           "actors": [{"kind": "sysfs_reset", "dev": "d"}]}, upstream())
-
-
 def test_bar_rw_copies_outside_memory_lock_and_nvgrace_inverts_the_order():
     r = check("bar-rw")
     assert r.verdict == "holds" and r.witnesses["no-bar-access-while-disabled/bar-accessed"]

@@ -14,13 +14,15 @@ from revoke_check.model.variants import VARIANTS, variant
 
 
 def _unrevoke_after_wake(p):
-    for proc in ("vfio_device_fops_unl_ioctl", "vfio_pci_rw"):
+    # every PM get that can run the wake path: the ioctl and config-access wrappers, and the
+    # gets of hot reset (vfio_pci_dev_set_pm_runtime_get) and of the sysfs reset (reset_store)
+    for proc in ("vfio_device_fops_unl_ioctl", "vfio_pci_rw", "pm_runtime_resume_and_get"):
         p.replace_procedure(proc, _with_unrevoke(p.procs[proc][0]))
 
 
 def _with_unrevoke(orig):
-    def wrapped(t, vdev, inner, args):
-        stmts = orig(t, vdev=vdev, inner=inner, args=args)
+    def wrapped(t, vdev, **kw):
+        stmts = orig(t, vdev=vdev, **kw)
         k = next((i for i, s in enumerate(stmts) if s.label == "vfio_pci_core_runtime_resume"), None)
         if k is None:          # no wake eventfd can be armed on this device
             return stmts
@@ -42,3 +44,12 @@ def wake_exit_unrevokes(p):
     """Candidate fix: the wake-eventfd resume un-revokes (if memory_enabled), and no un-revoke while engaged."""
     VARIANTS["unrevoke-checks-engaged"](p)
     _unrevoke_after_wake(p)
+
+
+@variant("rpm-fixes")
+def rpm_fixes(p):
+    """The candidate fixes together, for configs that reach both findings: ``wake-exit-unrevokes``
+    (with ``unrevoke-checks-engaged``) and ``sysfs-reset-revoke-rfc-vfio-owned`` (revoke in the
+    sysfs reset's reset_prepare/reset_done hooks)."""
+    VARIANTS["wake-exit-unrevokes"](p)
+    VARIANTS["sysfs-reset-revoke-rfc-vfio-owned"](p)
