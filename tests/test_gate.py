@@ -147,7 +147,7 @@ def test_gate_junit_one_case_per_entry(tmp_path):
     # + one case per config with precondition targets
     allow = load_allow(ROOT / "coverage.toml")
     targets, pres = len(allow.targets), len(allow.precondition_configs())
-    assert len(cases) == 2 + targets + pres and targets >= 1 and pres == 2
+    assert len(cases) == 2 + targets + pres and targets >= 1 and pres >= 2
     failed = [c for c in cases if not c.is_passed]
     assert len(failed) == 1 and "trace_length: expected 1" in failed[0].result[0].text
     assert failed[0].name == "no-open-count-check@default[explicit:no-unopened-vconfig-access]"
