@@ -57,7 +57,8 @@ def _check(cfg):
 
 def contended(cfg, vdev: int) -> bool:
     """Does some thread of ``cfg`` other than vfio's resets take ``vdev``'s PCI device lock?"""
-    return any(a.target == vdev for a in cfg.actors_of_kind("sysfs_reset"))
+    from .vfio_pci_sriov import holds_device_lock   # sriov_numvfs_store's device_lock of a PF
+    return any(a.target == vdev for a in cfg.actors_of_kind("sysfs_reset")) or holds_device_lock(cfg, vdev)
 
 
 def _try_lock(proc):
