@@ -242,7 +242,7 @@ def vfio_pci_core_sriov_configure(t, vdev: int, disable: bool):
         Step("pci_enable_sriov", [
             Branch(do={v.vfs_enabled[vdev]: 1, **dunlock}, goto=NEXT if disable else DONE,
                    choice="VFs enabled", events=dev_ev,
-                   note="VFE and MSE set, the VFs added (sriov_add_vfs); return nr_virtfn"),
+                   note="return nr_virtfn"),
             Branch(do={**({use: use - 1} if pm else {}), v.sriov_active[vdev]: 0, **dunlock}, goto=DONE,
                    choice="enable fails", events=dev_ev,
                    note="pm_runtime_put; sriov_active = false without memory_lock"),
