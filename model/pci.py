@@ -45,6 +45,7 @@ def declare(p):
     for proc in ("vfio_pci_ioctl_reset", "vfio_exp_config_write"):
         p.replace_step(proc, "pci_try_reset_function", _try_lock(proc))
     p.replace_step("vfio_pci_core_close_device", "vfio_pci_core_disable", _disable_trylock)
+    p.replace_step("vfio_pci_dev_set_hot_reset", "pci_reset_bus", _reset_bus_trylock)
     p.add_config_check(_check)
 
 
@@ -122,3 +123,29 @@ def pci_reset_function(t, vdev: int):
         step("pci_dev_unlock", "Release the device lock.", do=unlock, events=(uev,), goto=RETURN,
              source=f"{SRC}:pci_dev_unlock"),
     ]
+
+
+def _reset_bus_trylock(t):
+    """``pci_reset_bus`` → ``__pci_reset_bus``/``__pci_reset_slot``: ``pci_bus_trylock``/``pci_slot_trylock``
+    try every device's lock on the bus (the dev_set here; the bridge's is not modelled) and return
+    -EAGAIN without resetting if one is held.  The trylocks, the reset and the unlocks are one step
+    (nothing in between waits for another thread; LIMITATIONS 1), edited only where a device of the
+    dev_set is contended."""
+    from .vfio_pci_core import vfio_pci_dev_set_hot_reset
+    s = next(x for x in vfio_pci_dev_set_hot_reset(t) if x.label == "pci_reset_bus")
+    n = len(t.cfg.devices)
+    if not any(contended(t.cfg, k) for k in range(n)):
+        return s
+    v = t.v
+    free = and_(*[mutex_free(v.pci_dev_lock[k]) for k in range(n)])
+    out = []
+    for b in s.branches:
+        if any(e.kind == "hw_reset" for e in b.events):
+            b.when = and_(b.when, free)
+            ok = b
+        out.append(b)
+    c = "pci_bus_trylock fails" if any(b.choice for b in s.branches) else None
+    out.append(Branch(~free, dict(ok.do), ok.goto, c,
+                      note="pci_bus_trylock failed (a device lock is held): -EAGAIN, no reset; undo"))
+    return Step(s.label, out, s.doc + " pci_bus_trylock fails (-EAGAIN) while another thread holds a device lock.",
+                source=f"{SRC}:__pci_reset_bus")
