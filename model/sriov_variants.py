@@ -13,7 +13,7 @@ from .variants import variant
 _SRC = "drivers/vfio/pci/vfio_pci_core.c:vfio_pci_ioctl_reset"
 
 
-@variant("pf-reset-refused-with-vfs")
+@variant("pf-reset-refused-with-vfs", fixed_by="pf-reset-checks-sriov-active")
 def pf_reset_refused_with_vfs(p):
     """VFIO_DEVICE_RESET refuses to reset a PF while pci_num_vf() > 0, tested before memory_lock.
 
