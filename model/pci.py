@@ -147,5 +147,6 @@ def _reset_bus_trylock(t):
     c = "pci_bus_trylock fails" if any(b.choice for b in s.branches) else None
     out.append(Branch(~free, dict(ok.do), ok.goto, c,
                       note="pci_bus_trylock failed (a device lock is held): -EAGAIN, no reset; undo"))
-    return Step(s.label, out, s.doc + " pci_bus_trylock fails (-EAGAIN) while another thread holds a device lock.",
-                source=f"{SRC}:__pci_reset_bus")
+    # the step stays vfio_pci_dev_set_hot_reset's (its source); the trylock is drivers/pci/pci.c:__pci_reset_bus
+    return Step(s.label, out, s.doc + " pci_bus_trylock fails (-EAGAIN) while another thread holds a device lock "
+                "(__pci_reset_bus).", s.source)
