@@ -87,9 +87,9 @@ def declare(p):
                               "an SR-IOV VF (pdev->no_command_memory: the MEM bit does not gate its decode)"))
     p.add_attr("device", Attr("pf", "ref:device", None,
                               "a VF: its PF (pci_physfn), bound to vfio-pci in the same config"))
-    p.add_field(Field("device", "sriov_active", BOOL, 0,
+    p.add_field(Field("device", "sriov_active", BOOL, _enabled_at_start,
                       "vdev->sriov_active: sriov_configure is enabling VFs or has enabled them"))
-    p.add_field(Field("device", "vfs_enabled", BOOL, 0, "pci_num_vf(pdev) > 0: the PF's VFs exist"))
+    p.add_field(Field("device", "vfs_enabled", BOOL, _enabled_at_start, "pci_num_vf(pdev) > 0: the PF's VFs exist"))
     k = next(i for i, f in enumerate(p.fields) if f.name == "pm_usage")
     old = p.fields[k]
     p.fields[k] = replace(old, domain=lambda cfg, d, od=old.domain: INT(
@@ -110,8 +110,9 @@ def declare(p):
     p.add_helper("E", E2, replace=True)
     p.add_actor_kind(ActorKind(
         "sriov_configure", "vfio_pci_core_sriov_configure", "device",
-        lambda cfg, a: {"vdev": a.target, "disable": a.disable},
-        params=(Attr("disable", "bool", False, "then write 0 to sriov_numvfs (pci_disable_sriov)"),),
+        lambda cfg, a: {"vdev": a.target, "disable": a.disable, **({"enabled": True} if a.enabled else {})},
+        params=(Attr("disable", "bool", False, "then write 0 to sriov_numvfs (pci_disable_sriov)"),
+                Attr("enabled", "bool", False, "the VFs exist at the start (enabled earlier): only the disable runs")),
         doc="echo N > sriov_numvfs on a PF bound to vfio-pci: vfio_pci_core_sriov_configure"))
     p.replace_step("vfio_basic_config_write", "vfio_default_config_write", _vf_write)
     p.insert_before("vfio_basic_config_write", "up_write", _vf_unrevoke)
@@ -119,6 +120,15 @@ def declare(p):
     p.insert_before("vfio_lock_and_set_power_state", "up_write", _busy_unrevoke)
     p.insert_before("vfio_pci_core_feature_dma_buf", "dma_buf_export", _vf_exists)
     p.add_config_check(_check)
+
+
+def _enabled_at_start(cfg, d) -> int:
+    """sriov_active and pci_num_vf() > 0 at the start: an earlier echo N > sriov_numvfs enabled the VFs."""
+    return int(any(a.enabled for a in _sriov_actors(cfg, d)))
+
+
+def _lifetimes(cfg) -> bool:
+    return bool(cfg.setting("lifetimes", False))
 
 
 def _check(cfg):
@@ -129,6 +139,8 @@ def _check(cfg):
             raise ConfigError(f"{cfg.name}: actor {a.name}: PCI_PM_CTRL writes to a VF are not modelled")
         if a.kind in ("hot_reset",) and any(d.vf for d in cfg.devices):
             raise ConfigError(f"{cfg.name}: actor {a.name}: hot reset with VFs is not modelled")
+        if a.kind == "sriov_configure" and a.enabled and not a.disable:
+            raise ConfigError(f"{cfg.name}: actor {a.name}: enabled = true needs disable = true (nothing else runs)")
         if a.kind == "sriov_configure" and a.disable and holds_device_lock(cfg, a.target) and not all(
                 any(b.kind == "close_device" and b.target == k for b in cfg.actors)
                 for k in vfs_of(cfg, a.target)):
@@ -146,6 +158,9 @@ def _check(cfg):
             raise ConfigError(f"{cfg.name}: device {d.name}: its PF must be open (bound and used through vfio-pci)")
         if cfg.runtime_pm:
             raise ConfigError(f"{cfg.name}: device {d.name}: a VF with its PF under runtime_pm is not modelled")
+        if any(cfg.bufs[b].exists for b in cfg.bufs_of(k)) and not _enabled_at_start(cfg, p):
+            raise ConfigError(f"{cfg.name}: device {d.name}: a VF's buf exported at the start needs its PF's "
+                              "VFs enabled at the start (a sriov_configure actor with enabled = true)")
 
 
 def _vf_exists(t, buf):
@@ -215,7 +230,7 @@ def _busy_unrevoke(t, vdev, d3):
 
 
 @procedure("vfio_pci_core_sriov_configure", f"{CORE}:vfio_pci_core_sriov_configure")
-def vfio_pci_core_sriov_configure(t, vdev: int, disable: bool):
+def vfio_pci_core_sriov_configure(t, vdev: int, disable: bool, enabled: bool = False):
     from .vfio_main import pm_get
     v, cfg = t.v, t.cfg
     src = f"{CORE}:vfio_pci_core_sriov_configure"
@@ -248,6 +263,8 @@ def vfio_pci_core_sriov_configure(t, vdev: int, disable: bool):
                    note="pm_runtime_put; sriov_active = false without memory_lock"),
         ], "Enable the VFs outside memory_lock (may fail).", source="drivers/pci/iov.c:pci_enable_sriov"),
     ]
+    if enabled:
+        out = []   # the VFs were enabled before the start: only echo 0 > sriov_numvfs runs
     if disable:
         doc = ("sriov_numvfs = 0: remove the VFs, drop the PM reference, sriov_active = false "
                "(without memory_lock: a racing D3hot write at most gets -EBUSY).")
@@ -259,9 +276,31 @@ def vfio_pci_core_sriov_configure(t, vdev: int, disable: bool):
             out.append(step("device_lock_numvfs_0", "echo 0 > sriov_numvfs: sriov_numvfs_store takes the PF's "
                             "device lock again.", when=mutex_free(lk), do=mutex_lock(t, lk),
                             source="drivers/pci/iov.c:sriov_numvfs_store"))
+        if vfs and _lifetimes(cfg):
+            out += _remove_vfs(t, vfs)
         out.append(step("pci_disable_sriov", doc,
-                        when=and_(*[~v.open[k] for k in vfs]) if vfs else TRUE,
+                        when=and_(*[~v.open[k] for k in vfs]) if vfs and not _lifetimes(cfg) else TRUE,
                         do={**({use: use - 1} if pm else {}), v.sriov_active[vdev]: 0, v.vfs_enabled[vdev]: 0,
                             **dunlock},
                         events=dev_ev, goto=DONE, source="drivers/pci/iov.c:sriov_disable" if vfs else src))
+    return out
+
+
+def _remove_vfs(t, vfs):
+    """sriov_del_vfs → pci_iov_remove_virtfn → the VF's driver remove: vfio_pci_remove →
+    vfio_pci_core_unregister_device → vfio_unregister_group_dev (lifetimes configs), per VF."""
+    v, src = t.v, "drivers/vfio/vfio_main.c:vfio_unregister_group_dev"
+    out = []
+    for k in vfs:
+        reg, name = v.registration[k], t.cfg.devices[k].name
+        out += [
+            step(f"vfio_device_put_registration({name})",
+                 f"sriov_del_vfs removes {name}: vfio_pci_remove drops its base registration reference.",
+                 do={v.unregistered[k]: 1, reg: reg - 1}, source=src),
+            step(f"vfio_unregister_group_dev({name})",
+                 f"Wait until {name}'s registration count is zero (its user closes it on the request).",
+                 when=reg == 0, source=src),
+            step(f"vfio_put_device({name})", f"Put {name}: its release frees the vfio_pci_core_device.",
+                 do={v.vdev_freed[k]: 1}, source="drivers/vfio/pci/vfio_pci.c:vfio_pci_remove"),
+        ]
     return out

@@ -219,6 +219,24 @@ def test_buf_usable_only_while_decoding_reads_the_vfs_pf():
     assert {"vfs_enabled[pf0]", "pm_ctrl_d3[pf0]", "d3[pf0]"} <= names
 
 
+def test_pci_disable_sriov_unregisters_the_vf_before_clearing_vf_mse():
+    props = [p.name for p in get_properties(None, upstream()) if p.name != VF_PROP]
+    r = check("sriov-pf-vf-remove", None, props)
+    assert (r.verdict, r.distinct_states) == ("holds", 11268), r.message
+    m = upstream().build(upstream().config("sriov-pf-vf-remove"))
+    order = [tr.local_label for tr in sorted(m.transitions, key=lambda tr: tr.pc_value)
+             if tr.thread == "sriov_configure.pf0"]
+    assert order == ["device_lock_numvfs_0", "vfio_device_put_registration(vf0)", "vfio_unregister_group_dev(vf0)",
+                     "vfio_put_device(vf0)", "pci_disable_sriov"]
+    fired = {m.transitions[i].local_label for i, n in enumerate(r.coverage) if n}
+    assert "pci_disable_sriov" in fired
+    # the VF there from the start: the PF's reset alone is the finding
+    r = check("sriov-pf-vf-remove")
+    assert (r.verdict, r.property, len(r.trace), r.distinct_states) == ("violated", VF_PROP, 3, 37)
+    r = check("sriov-pf-vf-remove", "pf-reset-checks-sriov-active")
+    assert (r.verdict, r.distinct_states) == ("holds", 5956), r.message
+
+
 def test_a_pf_vf_config_is_checked():
     p = upstream()
     dev = [{"name": "pf", "open": True}, {"name": "v", "open": True, "vf": True, "pf": "pf"}]
@@ -228,6 +246,9 @@ def test_a_pf_vf_config_is_checked():
     p.add_config("y", {"devices": dev, "actors": [{"kind": "sriov_configure", "dev": "pf", "disable": True}]})
     with pytest.raises(ConfigError, match="waits for the VF's close"):
         p.build(p.config("y"))
+    p.add_config("z", {"devices": dev, "bufs": [{"name": "b", "dev": "v"}]})
+    with pytest.raises(ConfigError, match="needs its PF's VFs enabled at the start"):
+        p.build(p.config("z"))
 
 
 def test_a_move_reaches_get_file_active_on_a_freed_struct_file():
