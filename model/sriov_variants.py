@@ -23,8 +23,8 @@ def pf_reset_refused_with_vfs(p):
     pci_try_reset_function are reset with the PF.
     """
     def guard(t, vdev):
-        if not t.cfg.actors_of_kind("sriov_configure"):
-            return []   # no VF can exist: the test always passes (keeps other configs' counts)
+        if not any(a.target == vdev for a in t.cfg.actors_of_kind("sriov_configure")):
+            return []   # no VF of this device can exist: the test always passes (keeps other counts)
         on = t.v.vfs_enabled[vdev]
         return Step("pci_num_vf", [
             Branch(on, goto=RETURN, choice="VFs exist", note="the PF has VFs: refuse the reset"),
@@ -42,8 +42,8 @@ def pf_reset_checks_sriov_active(p):
     test under the same lock no VF can appear between the test and the reset.
     """
     def guard(t, vdev):
-        if not t.cfg.actors_of_kind("sriov_configure"):
-            return []   # sriov_active is never set: the test always passes
+        if not any(a.target == vdev for a in t.cfg.actors_of_kind("sriov_configure")):
+            return []   # sriov_active of this device is never set: the test always passes
         act = t.v.sriov_active[vdev]
         unlock, ev = up_write(t, vdev)
         return Step("sriov_active", [

@@ -119,6 +119,8 @@ def declare(p):
     p.replace_step("vfio_lock_and_set_power_state", "vfio_pci_set_power_state", _d3_busy)
     p.insert_before("vfio_lock_and_set_power_state", "up_write", _busy_unrevoke)
     p.insert_before("vfio_pci_core_feature_dma_buf", "dma_buf_export", _vf_exists)
+    p.insert_before("vfio_pci_mmap_huge_fault", "down_read", _vf_present("a BAR mmap of the VF to fault on"))
+    p.insert_before("vfio_pci_ioctl_reset", "zap_and_down_write", _vf_present("a VF to reset"))
     p.add_config_check(_check)
 
 
@@ -176,6 +178,21 @@ def _vf_exists(t, buf):
         Branch(~there, goto=RETURN, choice="no VF", note="the VF does not exist: nothing to ask"),
     ], "The VF exists only between pci_enable_sriov (sriov_add_vfs) and pci_disable_sriov.",
         source="drivers/pci/iov.c:pci_iov_add_virtfn")
+
+
+def _vf_present(what):
+    """The VF's other requests too need the VF to exist (the user opened it once it appeared)."""
+    def make(t, vdev):
+        p = pf_of(t.cfg, vdev)
+        if p is None:
+            return []
+        there = t.v.vfs_enabled[p]
+        return Step("pci_iov_add_virtfn", [
+            Branch(there, goto=NEXT, choice="VF exists"),
+            Branch(~there, goto=RETURN, choice="no VF", note=f"the VF does not exist: no {what}"),
+        ], "The VF exists only between pci_enable_sriov (sriov_add_vfs) and pci_disable_sriov.",
+            source="drivers/pci/iov.c:pci_iov_add_virtfn")
+    return make
 
 
 def _vf_write(t, vdev, mem):

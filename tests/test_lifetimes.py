@@ -173,7 +173,7 @@ VF_PROP = "vf-buf-usable-only-while-pf-decodes"
 
 def test_a_pf_reset_leaves_its_vfs_buf_usable_and_the_trace_replays():
     r = check("sriov-pf-vf")
-    assert (r.verdict, r.property, len(r.trace), r.distinct_states) == ("violated", VF_PROP, 10, 1867)
+    assert (r.verdict, r.property, len(r.trace), r.distinct_states) == ("violated", VF_PROP, 10, 1522)
     labels = [s.label for s in r.trace.steps]
     assert labels.index("vfio_pci_core_sriov_configure:pci_enable_sriov") \
         < labels.index("vfio_pci_core_feature_dma_buf:pci_iov_add_virtfn") \
@@ -193,19 +193,19 @@ def test_a_pf_reset_leaves_its_vfs_buf_usable_and_the_trace_replays():
 
 def test_the_guard_before_memory_lock_races_sriov_configure_and_the_locked_test_holds():
     r = check("sriov-pf-vf", "pf-reset-refused-with-vfs")
-    assert (r.verdict, r.property, len(r.trace), r.distinct_states) == ("violated", VF_PROP, 11, 4120)
+    assert (r.verdict, r.property, len(r.trace), r.distinct_states) == ("violated", VF_PROP, 11, 3448)
     labels = [s.label for s in r.trace.steps]
     assert labels.index("vfio_pci_ioctl_reset:pci_num_vf") < labels.index(
         "vfio_pci_core_sriov_configure:pci_enable_sriov") < labels.index("vfio_pci_ioctl_reset:zap_and_down_write")
     r = check("sriov-pf-vf", "pf-reset-checks-sriov-active")
-    assert (r.verdict, r.distinct_states) == ("holds", 23878), r.message
+    assert (r.verdict, r.distinct_states) == ("holds", 23250), r.message
     assert r.witnesses[f"{VF_PROP}/vf-buf-usable"]
 
 
 def test_with_its_pf_everything_else_holds_and_the_vf_comes_and_goes():
     props = [p.name for p in get_properties(None, upstream()) if p.name != VF_PROP]
     r = check("sriov-pf-vf", None, props)
-    assert (r.verdict, r.distinct_states) == ("holds", 28243), r.message
+    assert (r.verdict, r.distinct_states) == ("holds", 32166), r.message
     assert r.witnesses["buf-usable-only-while-decoding/usable-buf"]
     m = upstream().build(upstream().config("sriov-pf-vf"))
     fired = {m.transitions[i].local_label for i, n in enumerate(r.coverage) if n}
@@ -222,7 +222,7 @@ def test_buf_usable_only_while_decoding_reads_the_vfs_pf():
 def test_pci_disable_sriov_unregisters_the_vf_before_clearing_vf_mse():
     props = [p.name for p in get_properties(None, upstream()) if p.name != VF_PROP]
     r = check("sriov-pf-vf-remove", None, props)
-    assert (r.verdict, r.distinct_states) == ("holds", 11268), r.message
+    assert (r.verdict, r.distinct_states) == ("holds", 11772), r.message
     m = upstream().build(upstream().config("sriov-pf-vf-remove"))
     order = [tr.local_label for tr in sorted(m.transitions, key=lambda tr: tr.pc_value)
              if tr.thread == "sriov_configure.pf0"]
@@ -234,7 +234,7 @@ def test_pci_disable_sriov_unregisters_the_vf_before_clearing_vf_mse():
     r = check("sriov-pf-vf-remove")
     assert (r.verdict, r.property, len(r.trace), r.distinct_states) == ("violated", VF_PROP, 3, 37)
     r = check("sriov-pf-vf-remove", "pf-reset-checks-sriov-active")
-    assert (r.verdict, r.distinct_states) == ("holds", 5956), r.message
+    assert (r.verdict, r.distinct_states) == ("holds", 5974), r.message
 
 
 def test_a_pf_vf_config_is_checked():
