@@ -182,7 +182,7 @@ def _vf_exists(t, buf):
 
 def _vf_present(what):
     """The VF's other requests too need the VF to exist (the user opened it once it appeared)."""
-    def make(t, vdev):
+    def make(t, vdev, **_):   # the BAR fault's mmap_lock argument is not needed here
         p = pf_of(t.cfg, vdev)
         if p is None:
             return []
