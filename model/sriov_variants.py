@@ -35,7 +35,8 @@ def pf_reset_refused_with_vfs(p):
 
 @variant("pf-reset-checks-sriov-active")
 def pf_reset_checks_sriov_active(p):
-    """VFIO_DEVICE_RESET refuses to reset a PF while vdev->sriov_active, tested under memory_lock(W).
+    """VFIO_DEVICE_RESET and the config-space FLR refuse to reset a PF while vdev->sriov_active,
+    tested under memory_lock(W).
 
     sriov_configure sets sriov_active under memory_lock(W) before
     pci_enable_sriov and clears it only after pci_disable_sriov, so with the
@@ -52,6 +53,8 @@ def pf_reset_checks_sriov_active(p):
             Branch(~act, goto=NEXT, choice="no VFs"),
         ], "With memory_lock held, refuse to reset a PF whose VFs are enabled (vdev->sriov_active).", source=_SRC)
     p.insert_after("vfio_pci_ioctl_reset", "zap_and_down_write", guard)
+    # the config-space FLR of the PF (vfio_exp_config_write) resets it the same way: same test
+    p.insert_after("vfio_exp_config_write", "zap_and_down_write", guard)
 
 
 

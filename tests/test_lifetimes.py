@@ -237,6 +237,14 @@ def test_pci_disable_sriov_unregisters_the_vf_before_clearing_vf_mse():
     assert (r.verdict, r.distinct_states) == ("holds", 5974), r.message
 
 
+def test_the_pfs_config_space_flr_escapes_the_ioctl_only_guard():
+    r = check("sriov-pf-vf-flr", "pf-reset-refused-with-vfs")
+    assert (r.verdict, r.property, len(r.trace), r.distinct_states) == ("violated", VF_PROP, 3, 20)
+    assert r.trace.steps[-1].label == "vfio_exp_config_write:pci_try_reset_function"
+    r = check("sriov-pf-vf-flr", "pf-reset-checks-sriov-active")
+    assert (r.verdict, r.distinct_states) == ("holds", 1092), r.message
+
+
 def test_a_pf_vf_config_is_checked():
     p = upstream()
     dev = [{"name": "pf", "open": True}, {"name": "v", "open": True, "vf": True, "pf": "pf"}]
