@@ -47,11 +47,13 @@ def declare(p):
     for proc in ("vfio_pci_ioctl_reset", "vfio_exp_config_write"):
         p.replace_step(proc, "pci_try_reset_function", _try_lock(proc))
     p.replace_step("vfio_pci_core_close_device", "vfio_pci_core_disable", _disable_trylock)
+    p.replace_step("vfio_pci_dev_set_hot_reset", "pci_reset_bus", _reset_bus_trylock)
 
 
 def contended(cfg, vdev: int) -> bool:
     """Does some thread of ``cfg`` other than vfio's resets take ``vdev``'s PCI device lock?"""
-    return any(a.target == vdev for a in cfg.actors_of_kind("sysfs_reset"))
+    from .vfio_pci_sriov import holds_device_lock   # sriov_numvfs_store's device_lock of a PF
+    return any(a.target == vdev for a in cfg.actors_of_kind("sysfs_reset")) or holds_device_lock(cfg, vdev)
 
 
 def _try_lock(proc):
@@ -120,3 +122,30 @@ def pci_reset_function(t, vdev: int):
              source=f"{SRC}:pci_dev_unlock"),
         *([pm_put(t, vdev, store)] if pm else []),
     ]
+
+
+def _reset_bus_trylock(t):
+    """``pci_reset_bus`` → ``__pci_reset_bus``/``__pci_reset_slot``: ``pci_bus_trylock``/``pci_slot_trylock``
+    try every device's lock on the bus (the dev_set here; the bridge's is not modelled) and return
+    -EAGAIN without resetting if one is held.  The trylocks, the reset and the unlocks are one step
+    (nothing in between waits for another thread; LIMITATIONS 1), edited only where a device of the
+    dev_set is contended."""
+    from .vfio_pci_core import vfio_pci_dev_set_hot_reset
+    s = next(x for x in vfio_pci_dev_set_hot_reset(t) if x.label == "pci_reset_bus")
+    n = len(t.cfg.devices)
+    if not any(contended(t.cfg, k) for k in range(n)):
+        return s
+    v = t.v
+    free = and_(*[mutex_free(v.pci_dev_lock[k]) for k in range(n)])
+    out = []
+    for b in s.branches:
+        if any(e.kind == "hw_reset" for e in b.events):
+            b.when = and_(b.when, free)
+            ok = b
+        out.append(b)
+    c = "pci_bus_trylock fails" if any(b.choice for b in s.branches) else None
+    out.append(Branch(~free, dict(ok.do), ok.goto, c,
+                      note="pci_bus_trylock failed (a device lock is held): -EAGAIN, no reset; undo"))
+    # the step stays vfio_pci_dev_set_hot_reset's (its source); the trylock is drivers/pci/pci.c:__pci_reset_bus
+    return Step(s.label, out, s.doc + " pci_bus_trylock fails (-EAGAIN) while another thread holds a device lock "
+                "(__pci_reset_bus).", s.source)

@@ -517,3 +517,4 @@ _load_builtin_series()
 
 # the lifetimes mutants (issue 11 item 1) register themselves on import
 from . import lifetime_variants  # noqa: E402,F401
+from . import sriov_variants  # noqa: E402,F401

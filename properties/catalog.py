@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from revoke_check.model.expr import FALSE, TRUE, and_, implies, or_
+from revoke_check.model.vfio_pci_sriov import pf_decodes, pf_of, vfs_of
 
 from . import Property, Witness, each, some
 
@@ -606,8 +607,9 @@ def _usable(m, b):
 
 
 def _decoding(m, d):
+    """Open, memory enabled, not in low power, and for a VF with its PF: the PF powered with VF MSE set."""
     v = m.v
-    return and_(v.open[d], v.memory_enabled(d), ~v.engaged[d])
+    return and_(v.open[d], v.memory_enabled(d), ~v.engaged[d], pf_decodes(v, d))
 
 
 def _explain_usable(m, st):
@@ -619,10 +621,21 @@ def _explain_usable(m, st):
         why = [w for w, bad in ((f"{d} is not open", not st[f"open[{d}]"]),
                                 (f"{d}'s PCI_COMMAND memory bit is off", not st[f"vmem[{d}]"]),
                                 (f"{d} is in D3hot", st[f"d3[{d}]"] or st.get(f"pm_ctrl_d3[{d}]", False)),
-                                (f"{d} is in low power (pm_runtime_engaged)", st[f"engaged[{d}]"])) if bad]
+                                (f"{d} is in low power (pm_runtime_engaged)", st[f"engaged[{d}]"]),
+                                *_pf_why(m, st, b.dev)) if bad]
         if why:
             out.append(f"{b.name} is live and not revoked but {', '.join(why)}")
     return "; ".join(out)
+
+
+def _pf_why(m, st, d):
+    """Why a VF's PF does not let it decode, for explanations."""
+    p = pf_of(m.config, d)
+    if p is None:
+        return ()
+    pn = m.config.devices[p].name
+    return ((f"its PF {pn} has VF Enable/MSE clear", not st[f"vfs_enabled[{pn}]"]),
+            (f"its PF {pn} is in D3hot", st[f"d3[{pn}]"] or st[f"pm_ctrl_d3[{pn}]"]))
 
 
 BUF_USABLE_ONLY_WHILE_DECODING = Property(
@@ -631,8 +644,9 @@ BUF_USABLE_ONLY_WHILE_DECODING = Property(
 
     Every live buf (on vdev->dmabufs, file referenced) that is not revoked
     belongs to a device that is open, has memory enabled (PCI_COMMAND MEM
-    set, below D3hot) and is not in low power (pm_runtime_engaged clear):
-    protocol-facts §6 I1, the dma-buf analogue of the BAR fault's test
+    set, below D3hot) and is not in low power (pm_runtime_engaged clear);
+    for a VF whose PF is in the config, the PF is also in D0 with VF Enable
+    and VF MSE set (a VF decodes through its PF): protocol-facts §6 I1, the dma-buf analogue of the BAR fault's test
     (kernel-2026 §2.10: SIGBUS if engaged || !memory_enabled).
     """,
     invariant=lambda m: and_(*[implies(_usable(m, b), _decoding(m, m.config.bufs[b].dev))
@@ -678,7 +692,64 @@ PF_POWERED_WHILE_VFS_EXIST = Property(
 )
 
 
+# --- vf-buf-usable-only-while-pf-decodes (SR-IOV, model/vfio_pci_sriov.py) ---------------
+
+def _vf_bufs(m, p):
+    """The bufs of the VFs of PF ``p``."""
+    return [b for k in vfs_of(m.config, p) for b in _bufs(m, k)]
+
+
+def _has_pf_vf(m):
+    return any(pf_of(m.config, d) is not None for d in range(_nd(m)))
+
+
+def _pf_reset_safe(m, d):
+    v = m.v
+    return each(d, _nd(m), lambda p: and_(*[
+        implies(v.reachable(b), and_(v.revoked[b], _quiet(m, b))) for b in _vf_bufs(m, p)]))
+
+
+def _explain_vf(m, st):
+    out = []
+    for p, pd in enumerate(m.config.devices):
+        for b in _vf_bufs(m, p):
+            bn = m.config.bufs[b].name
+            if _reachable(st, bn) and not st[f"revoked[{bn}]"]:
+                why = [w for w, bad in _pf_why(m, st, m.config.bufs[b].dev) if bad]
+                out.append(f"{bn} of a VF of {pd.name} is not revoked"
+                           + (f" but {', '.join(why)}" if why else f" while {pd.name} is reset"))
+    return "; ".join(out)
+
+
+VF_BUF_USABLE_ONLY_WHILE_PF_DECODES = Property(
+    "vf-buf-usable-only-while-pf-decodes",
+    """A VF's buf is usable only while its PF lets the VF decode.
+
+    A VF's BARs decode only while its PF is in D0 with VF Enable and VF MSE
+    set in its SR-IOV capability (drivers/pci/iov.c: sriov_enable sets them,
+    sriov_disable clears them after removing the VFs), and not while the PF
+    is reset (an FLR of the PF clears VF Enable until pci_dev_restore's
+    sriov_restore_state).  So every live, un-revoked buf of a VF belongs to
+    a VF whose PF is powered with VF MSE set, and at every reset of the PF
+    (hw_reset) each buf of its VFs that some file still references is
+    revoked with no importer mapping it or DMA in flight.  Applies to
+    configs with a VF whose PF is in the config (``pf`` on the VF).
+    """,
+    invariant=lambda m: and_(*[implies(_usable(m, b), pf_decodes(m.v, m.config.bufs[b].dev))
+                               for b in range(_nb(m))]),
+    events={"hw_reset": _pf_reset_safe},
+    witnesses=(
+        Witness("vf-buf-usable", state=lambda m: or_(*[
+            _usable(m, b) for p in range(_nd(m)) for b in _vf_bufs(m, p)]), applies=_has_pf_vf),
+        Witness("pf-reset-with-vfs", event=("hw_reset", lambda m, d: some(
+            d, _nd(m), lambda p: m.v.vfs_enabled[p] if _vf_bufs(m, p) else FALSE)), applies=_has_pf_vf),
+    ),
+    explain=_explain_vf,
+)
+
+
 ALL = [NO_MAPPING_SURVIVES_RESET, NO_CPU_MAPPING_WHILE_DISABLED, LOW_POWER_KEEPS_BUFS_REVOKED,
        UNDO_RESTORES_EVERY_REVOKE, REVOKED_MEANS_UNMAPPED,
        LOCK_DISCIPLINE, LOCK_ORDER, NO_UNOPENED_VCONFIG_ACCESS, REFCOUNTS, DEADLOCK_FREE,
-       BUF_USABLE_ONLY_WHILE_DECODING, PF_POWERED_WHILE_VFS_EXIST, *LIVENESS]
+       BUF_USABLE_ONLY_WHILE_DECODING, PF_POWERED_WHILE_VFS_EXIST, VF_BUF_USABLE_ONLY_WHILE_PF_DECODES,
+       *LIVENESS]

@@ -67,3 +67,47 @@ def test_the_vfio_owned_rfc_reads_a_freed_vconfig_and_the_close_safe_fix_holds()
     labels = [s.label for s in r.trace.steps]
     assert labels[-2:] == ["vfio_pci_core_close_device:vfio_pci_core_disable", "pci_reset_function:pci_dev_restore"]
     assert check("pci-core-reset-close", "sysfs-reset-revoke-rfc-vfio-owned-close-safe").verdict == "holds"
+
+
+def _bus_reset_needs_free_device_locks():
+    """At a hw_reset of dev1 that the sysfs reset does not issue (so the hot reset's pci_reset_bus),
+    nobody holds dev1's device lock."""
+    from revoke_check.model.expr import FALSE, or_
+    from revoke_check.model.locks import NONE
+
+    def at_sysfs_reset(m):
+        th = next(t for t in m.threads if t.name == "sysfs_reset.dev1")
+        return or_(FALSE, *[th.pc == k for k, n in enumerate(th.pc.domain.names)
+                            if n.endswith("pci_reset_function:__pci_reset_function_locked")])
+
+    def ok(m, d):
+        return implies(and_(d == 1, ~at_sysfs_reset(m)), m.v.pci_dev_lock[1] == NONE)
+    return Property("bus-reset-trylocks", "pci_reset_bus resets only devices whose lock it got.",
+                    events={"hw_reset": ok},
+                    witnesses=(Witness("sysfs-holds-dev1", state=lambda m: m.v.pci_dev_lock[1] != NONE),))
+
+
+def test_pci_reset_bus_fails_while_a_sysfs_reset_holds_a_device_lock_of_the_dev_set():
+    r = check("hot-reset-vs-sysfs-reset")
+    assert (r.verdict, r.distinct_states) == ("holds", 3546), r.message
+    m = upstream().build(upstream().config("hot-reset-vs-sysfs-reset"))
+    fired = {m.transitions[i].note for i, n in enumerate(r.coverage) if n}
+    assert "pci_bus_trylock failed (a device lock is held): -EAGAIN, no reset; undo" in fired
+    m, r = _explore("hot-reset-vs-sysfs-reset", [_bus_reset_needs_free_device_locks()])
+    assert r.verdict == "holds" and r.witnesses["bus-reset-trylocks/sysfs-holds-dev1"], r.message
+    # without the trylock (the step as vfio_pci_core.py writes it) the bus is reset under dev1's lock;
+    # replayed on upstream the same trace ends in the -EAGAIN branch, with no reset to violate it
+    from revoke_check.model.vfio_pci_core import vfio_pci_dev_set_hot_reset
+    from revoke_check.replay import replay
+    from revoke_check.semantics import Semantics
+    p = upstream()
+    p.replace_step("vfio_pci_dev_set_hot_reset", "pci_reset_bus",
+                   lambda t: next(s for s in vfio_pci_dev_set_hot_reset(t) if s.label == "pci_reset_bus"))
+    bad = p.build(p.config("hot-reset-vs-sysfs-reset"))
+    prop = _bus_reset_needs_free_device_locks()
+    r = explore(bad, compile_checks(bad, [prop]))
+    assert (r.verdict, r.property) == ("violated", "bus-reset-trylocks")
+    assert r.trace.steps[-1].label == "vfio_pci_dev_set_hot_reset:pci_reset_bus"
+    rr = replay(r.trace, Semantics(m, compile_checks(m, [prop])))
+    assert rr.ok and rr.violation is None and rr.steps_replayed == len(r.trace)
+    assert m.transitions[rr.path[-1]].note.startswith("pci_bus_trylock failed")

@@ -5,16 +5,21 @@ check the device it dereferences, a mutant that is not caught (or caught at
 another length, or not by bmc), a new field that moves an older config, a
 VF that revokes for good on a MEM=0 write.
 """
+import json
+
 import pytest
 
 from revoke_check.engines.bmc import bmc
 from revoke_check.engines.explicit import explore
 from revoke_check.model.config import ConfigError
-from revoke_check.model.expr import and_, implies
+from revoke_check.model.expr import and_, implies, variables
 from revoke_check.model.protocol import upstream
 from revoke_check.model.variants import get_protocol
 from revoke_check.properties import Property, Witness, compile_checks, get_properties
-from revoke_check.run import check
+from revoke_check.replay import replay
+from revoke_check.run import build, check
+from revoke_check.semantics import Semantics
+from revoke_check.traces.trace import Trace
 
 NEW_FIELDS = ("dentry_refs", "file_freed", "dev_file", "unregistered", "vdev_freed", "sriov_active",
               "vfs_enabled")
@@ -159,6 +164,99 @@ def test_the_pf_stays_in_d0_while_its_vfs_exist_and_the_unlocked_enable_breaks_i
     d3 = [k for k, lb in enumerate(labels) if lb.endswith("vfio_lock_and_set_power_state:vfio_pci_set_power_state")]
     assert d3 and labels[-1] == "vfio_pci_core_sriov_configure:pci_enable_sriov"
     assert labels.index("vfio_pci_core_sriov_configure:vfio_pci_set_power_state") < d3[0]
+
+
+# --- SR-IOV with the PF: a VF decodes through its PF ---------------------------------
+
+VF_PROP = "vf-buf-usable-only-while-pf-decodes"
+
+
+def test_a_pf_reset_leaves_its_vfs_buf_usable_and_the_trace_replays():
+    r = check("sriov-pf-vf")
+    assert (r.verdict, r.property, len(r.trace), r.distinct_states) == ("violated", VF_PROP, 10, 1522)
+    labels = [s.label for s in r.trace.steps]
+    assert labels.index("vfio_pci_core_sriov_configure:pci_enable_sriov") \
+        < labels.index("vfio_pci_core_feature_dma_buf:pci_iov_add_virtfn") \
+        < labels.index("vfio_pci_core_feature_dma_buf:list_add_tail")
+    last = r.trace.steps[-1]
+    assert (last.thread, last.label) == ("ioctl_reset.pf0", "vfio_pci_ioctl_reset:pci_try_reset_function")
+    assert last.state["vfs_enabled[pf0]"] and not last.state["revoked[buf0]"]
+    t = Trace.from_json(json.loads(r.trace.dumps()))
+    m, c = build("sriov-pf-vf", None, [VF_PROP])
+    rr = replay(t, Semantics(m, c))
+    assert rr.ok and rr.violation and rr.violation[0] == VF_PROP
+    # the candidate fix: after zap_and_down_write (step 5) the reset goes to its sriov_active test
+    m, c = build("sriov-pf-vf", "pf-reset-checks-sriov-active", [VF_PROP])
+    rr = replay(t, Semantics(m, c))
+    assert not rr.ok and rr.fix and rr.steps_replayed == 4 and "vfio_pci_ioctl_reset:sriov_active" in rr.error
+
+
+def test_the_guard_before_memory_lock_races_sriov_configure_and_the_locked_test_holds():
+    r = check("sriov-pf-vf", "pf-reset-refused-with-vfs")
+    assert (r.verdict, r.property, len(r.trace), r.distinct_states) == ("violated", VF_PROP, 11, 3448)
+    labels = [s.label for s in r.trace.steps]
+    assert labels.index("vfio_pci_ioctl_reset:pci_num_vf") < labels.index(
+        "vfio_pci_core_sriov_configure:pci_enable_sriov") < labels.index("vfio_pci_ioctl_reset:zap_and_down_write")
+    r = check("sriov-pf-vf", "pf-reset-checks-sriov-active")
+    assert (r.verdict, r.distinct_states) == ("holds", 23250), r.message
+    assert r.witnesses[f"{VF_PROP}/vf-buf-usable"]
+
+
+def test_with_its_pf_everything_else_holds_and_the_vf_comes_and_goes():
+    props = [p.name for p in get_properties(None, upstream()) if p.name != VF_PROP]
+    r = check("sriov-pf-vf", None, props)
+    assert (r.verdict, r.distinct_states) == ("holds", 32166), r.message
+    assert r.witnesses["buf-usable-only-while-decoding/usable-buf"]
+    m = upstream().build(upstream().config("sriov-pf-vf"))
+    fired = {m.transitions[i].local_label for i, n in enumerate(r.coverage) if n}
+    assert {"device_lock_numvfs_0", "pci_disable_sriov", "pci_iov_add_virtfn"} <= fired
+
+
+def test_buf_usable_only_while_decoding_reads_the_vfs_pf():
+    m = upstream().build(upstream().config("sriov-pf-vf"))
+    c = compile_checks(m, get_properties(["buf-usable-only-while-decoding"], upstream()))
+    names = {x.name for x in variables(c.invariants[0][1])}
+    assert {"vfs_enabled[pf0]", "pm_ctrl_d3[pf0]", "d3[pf0]"} <= names
+
+
+def test_pci_disable_sriov_unregisters_the_vf_before_clearing_vf_mse():
+    props = [p.name for p in get_properties(None, upstream()) if p.name != VF_PROP]
+    r = check("sriov-pf-vf-remove", None, props)
+    assert (r.verdict, r.distinct_states) == ("holds", 11772), r.message
+    m = upstream().build(upstream().config("sriov-pf-vf-remove"))
+    order = [tr.local_label for tr in sorted(m.transitions, key=lambda tr: tr.pc_value)
+             if tr.thread == "sriov_configure.pf0"]
+    assert order == ["device_lock_numvfs_0", "vfio_device_put_registration(vf0)", "vfio_unregister_group_dev(vf0)",
+                     "vfio_put_device(vf0)", "pci_disable_sriov"]
+    fired = {m.transitions[i].local_label for i, n in enumerate(r.coverage) if n}
+    assert "pci_disable_sriov" in fired
+    # the VF there from the start: the PF's reset alone is the finding
+    r = check("sriov-pf-vf-remove")
+    assert (r.verdict, r.property, len(r.trace), r.distinct_states) == ("violated", VF_PROP, 3, 37)
+    r = check("sriov-pf-vf-remove", "pf-reset-checks-sriov-active")
+    assert (r.verdict, r.distinct_states) == ("holds", 5974), r.message
+
+
+def test_the_pfs_config_space_flr_escapes_the_ioctl_only_guard():
+    r = check("sriov-pf-vf-flr", "pf-reset-refused-with-vfs")
+    assert (r.verdict, r.property, len(r.trace), r.distinct_states) == ("violated", VF_PROP, 3, 20)
+    assert r.trace.steps[-1].label == "vfio_exp_config_write:pci_try_reset_function"
+    r = check("sriov-pf-vf-flr", "pf-reset-checks-sriov-active")
+    assert (r.verdict, r.distinct_states) == ("holds", 1092), r.message
+
+
+def test_a_pf_vf_config_is_checked():
+    p = upstream()
+    dev = [{"name": "pf", "open": True}, {"name": "v", "open": True, "vf": True, "pf": "pf"}]
+    p.add_config("x", {"devices": [{"name": "pf", "open": True}, {"name": "v", "open": True, "pf": "pf"}]})
+    with pytest.raises(ConfigError, match="not a VF"):
+        p.build(p.config("x"))
+    p.add_config("y", {"devices": dev, "actors": [{"kind": "sriov_configure", "dev": "pf", "disable": True}]})
+    with pytest.raises(ConfigError, match="waits for the VF's close"):
+        p.build(p.config("y"))
+    p.add_config("z", {"devices": dev, "bufs": [{"name": "b", "dev": "v"}]})
+    with pytest.raises(ConfigError, match="needs its PF's VFs enabled at the start"):
+        p.build(p.config("z"))
 
 
 def test_a_move_reaches_get_file_active_on_a_freed_struct_file():
