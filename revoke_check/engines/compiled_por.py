@@ -100,31 +100,25 @@ static void por_stubborn(const int *pcs, int seed, const uint64_t *en, uint64_t 
   }
 }
 
-/* Por.ample: amask = the transitions to expand in s (all enabled ones unless a smaller
-   ample set passes C0-C3); returns 1 if it is smaller. */
-static int por_ample(const int *s, const int *tis, int k, uint64_t (*W)[NW], const uint64_t *H,
-                     uint64_t *amask) {
-  uint64_t en[NTW] = {0};
-  uint8_t has[POR_NTH] = {0};
-  int nth = 0;
-  for (int j = 0; j < k; j++) {
-    int t = tis[j] & ~UNDER_BIT, th = POR_THREAD_OF[t];
-    en[t >> 6] |= 1ull << (t & 63);
-    if (!has[th]) { has[th] = 1; nth++; }
-  }
-  memcpy(amask, en, sizeof en);
-  if (nth <= 1) return 0;
-  int pcs[POR_NTH];
-  uint64_t here[POR_NTH][NTW], live[NTW] = {0};
+/* The candidates of a state depend only on its pcs and enabled set (as Por.ample's memo):
+   a direct-mapped cache of them, keyed exactly (a hit compares the whole key). */
+#define POR_MEMO 4096
+typedef struct {
+  int valid, nc, pcs[POR_NTH];
+  uint64_t en[NTW], cand[POR_NTH][NTW];   /* sorted by size, stable: the order tried */
+} por_memo_t;
+static por_memo_t por_memo[POR_MEMO];
+
+/* the candidates (C0: a seed thread with an enabled step; C2; smaller than en) in order */
+static void por_candidates(const int *pcs, const uint64_t *en, const uint8_t *has, por_memo_t *e) {
+  uint64_t here[POR_NTH][NTW], live[NTW] = {0}, cand[POR_NTH][NTW];
   for (int th = 0; th < POR_NTH; th++) {
-    int v = s[POR_PC_SLOT[th]] - POR_PC_LO[th];
-    pcs[th] = s[POR_PC_SLOT[th]];
+    int v = pcs[th] - POR_PC_LO[th];
     if (v >= 0 && v < POR_PC_N[th]) {
       memcpy(here[th], POR_AT[POR_PC_OFF[th] + v], sizeof live);
       for (int w = 0; w < NTW; w++) live[w] |= POR_LIVE[POR_PC_OFF[th] + v][w];
     } else memset(here[th], 0, sizeof live);
   }
-  uint64_t cand[POR_NTH][NTW];
   int cn[POR_NTH], order[POR_NTH], nc = 0;
   for (int th = 0; th < POR_NTH; th++) {
     if (!has[th]) continue;
@@ -143,8 +137,38 @@ static int por_ample(const int *s, const int *tis, int k, uint64_t (*W)[NW], con
     while (p > 0 && cn[order[p - 1]] > n) { order[p] = order[p - 1]; p--; }
     order[p] = nc++;
   }
-  for (int c = 0; c < nc; c++) {
-    const uint64_t *S = cand[order[c]];
+  for (int c = 0; c < nc; c++) memcpy(e->cand[c], cand[order[c]], sizeof live);
+  e->nc = nc;
+}
+
+/* Por.ample: amask = the transitions to expand in s (all enabled ones unless a smaller
+   ample set passes C0-C3); returns 1 if it is smaller. */
+static int por_ample(const int *s, const int *tis, int k, uint64_t (*W)[NW], const uint64_t *H,
+                     uint64_t *amask) {
+  uint64_t en[NTW] = {0};
+  uint8_t has[POR_NTH] = {0};
+  int nth = 0;
+  for (int j = 0; j < k; j++) {
+    int t = tis[j] & ~UNDER_BIT, th = POR_THREAD_OF[t];
+    en[t >> 6] |= 1ull << (t & 63);
+    if (!has[th]) { has[th] = 1; nth++; }
+  }
+  memcpy(amask, en, sizeof en);
+  if (nth <= 1) return 0;
+  int pcs[POR_NTH];
+  uint64_t h = 0x9E3779B97F4A7C15ull;
+  for (int th = 0; th < POR_NTH; th++) {
+    pcs[th] = s[POR_PC_SLOT[th]];
+    h = (h ^ (uint64_t)(uint32_t)pcs[th]) * 0xbf58476d1ce4e5b9ull;
+  }
+  for (int w = 0; w < NTW; w++) { h = (h ^ en[w]) * 0x94d049bb133111ebull; h ^= h >> 29; }
+  por_memo_t *e = &por_memo[(h >> 20) & (POR_MEMO - 1)];
+  if (!e->valid || memcmp(e->pcs, pcs, sizeof pcs) || memcmp(e->en, en, sizeof en)) {
+    por_candidates(pcs, en, has, e);
+    memcpy(e->pcs, pcs, sizeof pcs); memcpy(e->en, en, sizeof en); e->valid = 1;
+  }
+  for (int c = 0; c < e->nc; c++) {
+    const uint64_t *S = e->cand[c];
     int ok = 1;
     for (int j = 0; j < k && ok; j++) {
       int t = tis[j] & ~UNDER_BIT;
