@@ -45,7 +45,7 @@ from revoke_check.model.expr import Const, Var
 from revoke_check.model.lang import ModelError
 
 from revoke_check.replay import trace_from_path, violation_at
-from revoke_check.result import ERROR, HOLDS, INCOMPLETE, VACUOUS, VIOLATED, Result
+from revoke_check.result import ERROR, HOLDS, INCOMPLETE, VIOLATED, Result
 from revoke_check.semantics import Semantics
 
 __all__ = ["generate_c", "load", "explore", "find_compiler", "CompileError", "cache_dir",
@@ -960,9 +960,8 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
         return done()
     if po is not None:
         res.reductions["notes"].append(f"por: {run.partial} of {run.distinct} states expanded partially")
-    if vac:
-        res.verdict = VACUOUS
-        res.message = "no witness reached for " + ", ".join(vac)
+    from revoke_check.engines.explicit import judge_vacuity   # required witnesses too, as explicit
+    judge_vacuity(res, checks, res.witnesses)
     return done()
 
 
