@@ -557,7 +557,7 @@ static int por_seen(const uint64_t *w, uint64_t hh) {
 }
 #ifdef POR
 static int por_ample(const int *s, const int *tis, int k, uint64_t (*W)[NW], const uint64_t *H,
-                     uint64_t *amask);
+                     uint64_t *amask, int8_t *seen);
 #endif
 
 int64_t rc_path(int64_t i, int32_t *out, int64_t cap_out) {
@@ -619,7 +619,8 @@ int rc_explore(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolog, 
     /* --por (reduced.py's order): the ample set is chosen before any successor of s is
        stored; every enabled step is still checked, only the ample ones are expanded */
     uint64_t amask[NTW];
-    if (por_ample(s, tis, k, W, H, amask)) r->partial++;
+    int8_t seen[NT ? NT : 1];
+    if (por_ample(s, tis, k, W, H, amask, seen)) r->partial++;
 #endif
     for (int j = 0; j < k; j++) {
       int ti = tis[j] & ~UNDER_BIT;
@@ -635,6 +636,7 @@ int rc_explore(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolog, 
 #ifdef POR
       if (!((amask[ti >> 6] >> (ti & 63)) & 1)) continue;
       edges++; coverage[ti]++;
+      if (seen[j]) continue;   /* visited (C3 looked it up): not fresh */
 #endif
       const int *ns = buf + j * NV;
       if (!hc && j + 1 < k) {   /* the next lookup's stored state, likely compared */

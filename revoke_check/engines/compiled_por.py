@@ -142,9 +142,10 @@ static void por_candidates(const int *pcs, const uint64_t *en, const uint8_t *ha
 }
 
 /* Por.ample: amask = the transitions to expand in s (all enabled ones unless a smaller
-   ample set passes C0-C3); returns 1 if it is smaller. */
+   ample set passes C0-C3); returns 1 if it is smaller.  seen[j] = 1 if successor j was
+   found visited by C3's lookups (it stays visited: the caller need not look again). */
 static int por_ample(const int *s, const int *tis, int k, uint64_t (*W)[NW], const uint64_t *H,
-                     uint64_t *amask) {
+                     uint64_t *amask, int8_t *seen) {
   uint64_t en[NTW] = {0};
   uint8_t has[POR_NTH] = {0};
   int nth = 0;
@@ -154,6 +155,7 @@ static int por_ample(const int *s, const int *tis, int k, uint64_t (*W)[NW], con
     if (!has[th]) { has[th] = 1; nth++; }
   }
   memcpy(amask, en, sizeof en);
+  memset(seen, 0, k);
   if (nth <= 1) return 0;
   int pcs[POR_NTH];
   uint64_t h = 0x9E3779B97F4A7C15ull;
@@ -167,16 +169,21 @@ static int por_ample(const int *s, const int *tis, int k, uint64_t (*W)[NW], con
     por_candidates(pcs, en, has, e);
     memcpy(e->pcs, pcs, sizeof pcs); memcpy(e->en, en, sizeof en); e->valid = 1;
   }
+  int8_t looked[NT ? NT : 1];   /* successor j: 0 not looked up yet, 1 visited, 2 new */
+  memset(looked, 0, k);
   for (int c = 0; c < e->nc; c++) {
     const uint64_t *S = e->cand[c];
     int ok = 1;
     for (int j = 0; j < k && ok; j++) {
       int t = tis[j] & ~UNDER_BIT;
       if (!BIT(S, t)) continue;
-      if ((tis[j] & UNDER_BIT) || por_seen(W[j], H[j])) ok = 0;   /* C3 */
+      if (tis[j] & UNDER_BIT) { ok = 0; break; }                  /* no successor state */
+      if (!looked[j]) looked[j] = por_seen(W[j], H[j]) ? 1 : 2;
+      if (looked[j] == 1) ok = 0;                                 /* C3 */
     }
-    if (ok) { memcpy(amask, S, sizeof en); return 1; }
+    if (ok) { memcpy(amask, S, sizeof en); break; }
   }
-  return 0;
+  for (int j = 0; j < k; j++) seen[j] = looked[j] == 1;
+  return memcmp(amask, en, sizeof en) != 0;
 }
 """
