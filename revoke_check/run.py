@@ -124,9 +124,9 @@ def _check(model, checks, *, engine, max_states, max_seconds, depth, progress, l
 def _reduced(model, checks, *, engine, symmetry, por, max_states, max_seconds, progress,
              progress_secs, stats, hash_compaction, **mt) -> Result:
     """``--symmetry`` / ``--por``: the explicit explorer with reductions (``--engine
-    explicit``), or the compiled one (``--engine compiled``, sequential with POR).  Liveness
-    properties are left out
-    (neither reduction here keeps fair cycles) and the result says so."""
+    explicit``), or the compiled one (``--engine compiled``; sequential with POR).
+    Liveness properties are left out (neither reduction here keeps fair cycles) and the
+    result says so."""
     from revoke_check.properties import PropertyError
     from revoke_check.engines.reduced import explore_reduced, reductions_tag
     tag = reductions_tag(symmetry, por)
