@@ -79,16 +79,18 @@ _POR_RUNTIME = r"""
    other threads dependent on it, and its thread's others at this pc) and D2 (a disabled t
    at its thread's pc: the live writers of what its guard reads, and its thread's steps
    there; elsewhere: its thread's steps at its pc that lead towards t's pc).  A least
-   fixed point: the order of the work list does not change it. */
-static void por_stubborn(const int *pcs, int seed, const uint64_t *en, uint64_t here[][NTW],
-                         const uint64_t *live, uint64_t *S) {
+   fixed point: the order of the work list does not change it.  Returns 0 as soon as the
+   set is rejected whatever it grows to (S only grows): its enabled part contains a
+   visible step (C2) or is every enabled step (no smaller); 1 with the closure in S. */
+static int por_stubborn(const int *pcs, int seed, const uint64_t *en, uint64_t here[][NTW],
+                        const uint64_t *live, uint64_t *S) {
   uint64_t todo[NTW], add[NTW];
   memcpy(S, here[seed], sizeof todo); memcpy(todo, S, sizeof todo);
   for (;;) {
     int t = -1;
     for (int w = 0; w < NTW; w++)
       if (todo[w]) { t = w * 64 + __builtin_ctzll(todo[w]); todo[w] &= todo[w] - 1; break; }
-    if (t < 0) return;
+    if (t < 0) return 1;
     int k = POR_THREAD_OF[t];
     if (BIT(en, t))
       for (int w = 0; w < NTW; w++) add[w] = (POR_DEP[t][w] & live[w]) | here[k][w];
@@ -96,7 +98,12 @@ static void por_stubborn(const int *pcs, int seed, const uint64_t *en, uint64_t 
       for (int w = 0; w < NTW; w++) add[w] = (POR_ENAB[t][w] & live[w]) | here[k][w];
     else
       for (int w = 0; w < NTW; w++) add[w] = here[k][w] & POR_TOWARD[t][w];
-    for (int w = 0; w < NTW; w++) { uint64_t nw = add[w] & ~S[w]; S[w] |= nw; todo[w] |= nw; }
+    int vis = 0, all = 1;
+    for (int w = 0; w < NTW; w++) {
+      uint64_t nw = add[w] & ~S[w]; S[w] |= nw; todo[w] |= nw;
+      vis |= (S[w] & en[w] & POR_VIS[w]) != 0; all &= (S[w] & en[w]) == en[w];
+    }
+    if (vis || all) return 0;
   }
 }
 
@@ -126,7 +133,7 @@ static void por_candidates(const int *pcs, const uint64_t *en, const uint8_t *ha
     for (int w = 0; w < NTW; w++) vis |= (en[w] & here[th][w] & POR_VIS[w]) != 0;
     if (vis) continue;                                   /* C2 on the seed */
     uint64_t *S = cand[nc];
-    por_stubborn(pcs, th, en, here, live, S);
+    if (!por_stubborn(pcs, th, en, here, live, S)) continue;   /* C2, or not smaller */
     for (int w = 0; w < NTW; w++) {
       S[w] &= en[w];
       diff |= S[w] != en[w]; vis |= (S[w] & POR_VIS[w]) != 0; n += __builtin_popcountll(S[w]);
