@@ -6,6 +6,7 @@ partially expanded states and notes), keep the unreduced verdict, property and s
 trace length pinned in manifest.toml, and refuse what it does not do (workers,
 checkpoints, hash compaction, liveness alone).  Skipped where there is no C compiler.
 """
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -194,6 +195,13 @@ def test_cli_refuses_por_with_parallel_or_compacted_search(extra, tmp_path):
     assert len(err) == 1 and err[0].startswith("revoke-check: error:") and "--por" in err[0]
 
 
+def test_the_engine_itself_refuses_a_parallel_reduced_search():
+    m, c = _syn("flips", [])
+    for kw in (dict(workers=2), dict(hash_compaction=True)):
+        with pytest.raises(ValueError, match="reduces sequentially"):
+            compiled.explore(m, c, por=True, **kw)
+
+
 def test_por_refuses_distributed_and_liveness_alone():
     r = CliRunner().invoke(main, ["check", "-c", "tiny", "-e", "distributed", "--por", "-q"])
     assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1
@@ -206,7 +214,6 @@ def test_por_refuses_distributed_and_liveness_alone():
 def test_cli_compiled_por_says_so():
     r = CliRunner().invoke(main, ["check", "-c", "write-fails", "-e", "compiled", "--por", "-q", "--json"])
     assert r.exit_code == 1
-    import json
     out = json.loads(r.stdout)
     assert out["verdict"] == "violated" and out["engine"] == "compiled"
     assert out["reductions"]["por"] is True
