@@ -299,8 +299,9 @@ def print_result(r: Result, as_json: bool):
               help="explicit/compiled: store one state per orbit of interchangeable objects (proved "
                    "by z3; the result says which); the trace stays a shortest concrete one.")
 @click.option("--por", is_flag=True,
-              help="explicit: partial-order reduction (ample sets, visibility and cycle provisos); a "
-                   "violation is re-searched without it to report a shortest trace.")
+              help="explicit/compiled: partial-order reduction (ample sets, visibility and cycle "
+                   "provisos; compiled: sequential only, the same states as explicit); a violation "
+                   "is re-searched without it to report a shortest trace.")
 @click.option("--ray-address", default="local", show_default=True, metavar="ADDR|local",
               help="distributed: the Ray cluster to join (host:port of its head, or auto), or local: "
                    "start one on this machine.")

@@ -124,16 +124,19 @@ def _check(model, checks, *, engine, max_states, max_seconds, depth, progress, l
 def _reduced(model, checks, *, engine, symmetry, por, max_states, max_seconds, progress,
              progress_secs, stats, hash_compaction, **mt) -> Result:
     """``--symmetry`` / ``--por``: the explicit explorer with reductions (``--engine
-    explicit``), or the compiled one with symmetry.  Liveness properties are left out
-    (neither reduction here keeps fair cycles) and the result says so."""
+    explicit``), or the compiled one (``--engine compiled``; sequential with POR).
+    Liveness properties are left out (neither reduction here keeps fair cycles) and the
+    result says so."""
     from revoke_check.properties import PropertyError
     from revoke_check.engines.reduced import explore_reduced, reductions_tag
     tag = reductions_tag(symmetry, por)
     if engine not in ("explicit", "compiled"):
         raise PropertyError(f"--{tag.replace('+', '/--')}: a reduction of the explicit-state search "
                             f"(--engine explicit or compiled), not of {engine}")
-    if engine == "compiled" and por:
-        raise PropertyError("--por: --engine explicit only (the compiled engine reduces by --symmetry)")
+    if engine == "compiled" and por and ((mt.get("workers") or 1) > 1 or mt.get("checkpoint")
+                                         or mt.get("recover")):
+        raise PropertyError("--por: the compiled engine reduces sequentially "
+                            "(no --workers, --checkpoint or --recover)")
     if hash_compaction:
         raise PropertyError(f"--{tag.replace('+', '/--')} and --hash-compaction do not combine")
     live = [p.name for p in checks.properties if p.liveness]
@@ -146,7 +149,8 @@ def _reduced(model, checks, *, engine, symmetry, por, max_states, max_seconds, p
     if engine == "compiled":
         from revoke_check.engines.compiled import explore_or_fallback
         r = explore_or_fallback(model, checks, max_states=max_states, max_seconds=max_seconds,
-                                progress_secs=progress_secs, stats=stats, symmetry=True, **mt)
+                                progress_secs=progress_secs, stats=stats, symmetry=symmetry,
+                                por=por, **mt)
     else:
         r = explore_reduced(model, checks, symmetry=symmetry, por=por, max_states=max_states,
                             max_seconds=max_seconds, progress=progress)

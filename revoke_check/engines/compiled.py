@@ -45,13 +45,13 @@ from revoke_check.model.expr import Const, Var
 from revoke_check.model.lang import ModelError
 
 from revoke_check.replay import trace_from_path, violation_at
-from revoke_check.result import ERROR, HOLDS, INCOMPLETE, VACUOUS, VIOLATED, Result
+from revoke_check.result import ERROR, HOLDS, INCOMPLETE, VIOLATED, Result
 from revoke_check.semantics import Semantics
 
 __all__ = ["generate_c", "load", "explore", "find_compiler", "CompileError", "cache_dir",
            "Layout"]
 
-RUNTIME_VERSION = 7
+RUNTIME_VERSION = 8
 
 
 class CompileError(RuntimeError):
@@ -183,10 +183,12 @@ def _lock_order_c(model, checks):
     return src, classes
 
 
-def generate_c(model, checks, *, fp_bits: int = 64, sym=None) -> str:
+def generate_c(model, checks, *, fp_bits: int = 64, sym=None, por=None) -> str:
     """The C source of the compiled explorer for ``model`` and ``checks``.
 
     ``fp_bits``: fingerprint width of hash compaction (64; fewer only to test collisions).
+    ``sym``: a proved :class:`~revoke_check.engines.symmetry.Symmetry` (``--symmetry``);
+    ``por``: a :class:`~revoke_check.engines.por.Por` (``--por``, :mod:`.compiled_por`).
     """
     if not 1 <= fp_bits <= 64:
         raise ValueError("fp_bits must be 1..64")
@@ -301,7 +303,14 @@ def generate_c(model, checks, *, fp_bits: int = 64, sym=None) -> str:
     out.append(_LOCK_RUNTIME)
     out.append(lo_src if lo_src else "static int lock_step(int ti, const int *s) { (void)ti; (void)s; return 0; }")
     out.append(_canon_c(sym))
+    por_head = por_body = ""
+    if por is not None:
+        from revoke_check.engines.compiled_por import por_c
+        por_head, por_body = por_c(model, por)
+        out.append(por_head)
     out.append(_RUNTIME)
+    if por_body:
+        out.append(por_body)
     from revoke_check.engines.compiled_mt import mt_c   # --workers, --checkpoint (own C section)
     out.append(mt_c(model, checks, cexpr))
     return "\n\n".join(out) + "\n"
@@ -387,6 +396,7 @@ typedef struct {
   double seconds;
   int64_t alloc_bytes;     /* the same, allocated (realloc'd capacity not yet touched included) */
   double cpu_seconds;      /* CPU time of the search (this process) */
+  int64_t partial;         /* --por: states expanded by a smaller ample set */
 } rc_run;
 
 static uint8_t *arena; static uint32_t *parent; static via_t *via;
@@ -545,6 +555,23 @@ static int64_t hc_intern(const uint64_t *w, uint64_t hh, int *fresh) {
   return id;
 }
 
+/* is the packed state w visited (--por's cycle proviso: a lookup, no insertion)? */
+static int por_seen(const uint64_t *w, uint64_t hh) {
+  uint64_t h = hh & tmask;
+  uint32_t tag = tbits >= 32 ? 0 : TAG(hh);
+  while (table[h]) {
+    uint32_t x = table[h];
+    if ((tbits >= 32 || ((x ^ tag) >> tbits) == 0)
+        && memcmp(arena + (uint64_t)(SLOT_ID(x) - 1) * SB, w, SB) == 0) return 1;
+    h = (h + 1) & tmask;
+  }
+  return 0;
+}
+#ifdef POR
+static int por_ample(const int *s, const int *tis, int k, uint64_t (*W)[NW], const uint64_t *H,
+                     uint64_t *amask, int8_t *seen);
+#endif
+
 int64_t rc_path(int64_t i, int32_t *out, int64_t cap_out) {
   int64_t k = 0;
   while (i > 0 && k < cap_out) { out[k++] = via[i]; i = parent[i]; }
@@ -562,7 +589,7 @@ int rc_explore(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolog, 
   double t0 = now(), last = t0, c0 = cpu_now();
   free_all(); stop_requested = 0; say_growth = r->progress_secs > 0;
   memset(lo_adj, 0, sizeof lo_adj); lo_log = lolog; lo_log_cap = lolog_cap; lo_log_n = 0;
-  r->status = 0; r->vkind = 0; r->vtrans = -1; r->vstate = -1;
+  r->status = 0; r->vkind = 0; r->vtrans = -1; r->vstate = -1; r->partial = 0;
   int64_t edges = 0, maxdepth = 0, depth_i = 0;
   uint64_t level_end = 1;
   int *buf = malloc(sizeof(int) * NV * (NT ? NT : 1)), tis[NT ? NT : 1], s[NV];
@@ -600,15 +627,29 @@ int rc_explore(rc_run *r, uint64_t *coverage, uint8_t *reached, int32_t *lolog, 
       if (hc) __builtin_prefetch(&fptable[(H[j] & FP_MASK ? H[j] & FP_MASK : 1) & tmask]);
       else __builtin_prefetch(&table[H[j] & tmask]);
     }
+#ifdef POR
+    /* --por (reduced.py's order): the ample set is chosen before any successor of s is
+       stored; every enabled step is still checked, only the ample ones are expanded */
+    uint64_t amask[NTW];
+    int8_t seen[NT ? NT : 1];
+    if (por_ample(s, tis, k, W, H, amask, seen)) r->partial++;
+#endif
     for (int j = 0; j < k; j++) {
       int ti = tis[j] & ~UNDER_BIT;
+#ifndef POR
       edges++; coverage[ti]++;
+#endif
       if (!step_ok(ti, s)) { r->status = 1; r->vkind = 3; r->vstate = (int64_t)i; r->vtrans = ti; goto done; }
       if (tis[j] & UNDER_BIT) continue;   /* (the refcount assertion fails: not reached) */
       witness_step(ti, s, reached);
       if (r->check_lock_order && lock_step(ti, s)) {
         r->status = 1; r->vkind = 4; r->vstate = (int64_t)i; r->vtrans = ti; goto done;
       }
+#ifdef POR
+      if (!((amask[ti >> 6] >> (ti & 63)) & 1)) continue;
+      edges++; coverage[ti]++;
+      if (seen[j]) continue;   /* visited (C3 looked it up): not fresh */
+#endif
       const int *ns = buf + j * NV;
       if (!hc && j + 1 < k) {   /* the next lookup's stored state, likely compared */
         uint32_t x = table[H[j + 1] & tmask];
@@ -658,7 +699,7 @@ class _Run(ctypes.Structure):
                 ("vstate", ctypes.c_int64), ("distinct", ctypes.c_int64), ("edges", ctypes.c_int64),
                 ("maxdepth", ctypes.c_int64), ("bytes", ctypes.c_int64), ("lo_edges", ctypes.c_int64),
                 ("seconds", ctypes.c_double), ("alloc_bytes", ctypes.c_int64),
-                ("cpu_seconds", ctypes.c_double)]
+                ("cpu_seconds", ctypes.c_double), ("partial", ctypes.c_int64)]
 
 
 def cache_dir() -> Path:
@@ -753,8 +794,9 @@ def _bind(lib, digest, so, key):
 def explore(model, checks, *, max_states: int | None = None, max_seconds: float | None = None,
             progress_secs: float = 0.0, stats: dict | None = None,
             hash_compaction: bool = False, fp_bits: int = 64, symmetry: bool = False,
+            por: bool = False,
             workers: int = 1, checkpoint: str | None = None, checkpoint_every: float = 30.0,
-            recover: str | None = None, _chunk: int | None = None) -> Result:
+            recover: str | None = None, _chunk: int | None = None, _sym=None, _por=None) -> Result:
     """Exhaustive BFS in C; the same Result as :func:`revoke_check.engines.explicit.explore`.
 
     With ``symmetry`` the search stores one representative per orbit of the
@@ -765,6 +807,12 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
     a violation is still certain (replayed in Python), but a search without one
     is reported ``incomplete`` with "holds (hash compaction, P(miss) <= ...)",
     never ``holds``.
+
+    With ``por`` the search expands ample sets (:mod:`revoke_check.engines.compiled_por`:
+    the same states as the Python ``--por`` search); a violation it finds is
+    re-searched without POR (symmetry kept) by :func:`_por_violation` for a shortest
+    trace.  Sequential only: ``por`` with ``workers`` > 1, ``checkpoint``, ``recover``
+    or ``hash_compaction`` is a ValueError.
 
     Raises :class:`CompileError` when there is no compiler (the caller falls
     back to the Python engine and says so).  ``stats`` receives the memory
@@ -781,19 +829,30 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
     """
     t0 = time.monotonic()
     sem = Semantics(model, checks)      # the reference semantics rebuilds traces and messages
-    sym = None
-    if symmetry:
+    mt = workers > 1 or checkpoint or recover
+    if por and (mt or hash_compaction):
+        raise ValueError("--por: the compiled engine reduces sequentially (no --workers, "
+                         "--checkpoint, --recover or --hash-compaction)")
+    sym = _sym if symmetry else None
+    if symmetry and sym is None:
         from revoke_check.engines.symmetry import find_symmetry
         sym = find_symmetry(model, checks)
-    src = generate_c(model, checks, fp_bits=fp_bits, sym=sym)
+    po = _por if por else None      # _por: a given Por (the tests' unsound naive ones)
+    if por and po is None:
+        from revoke_check.engines.por import Por
+        po = Por(model, checks)
+    src = generate_c(model, checks, fp_bits=fp_bits, sym=sym, por=po)
     lib = load(src)
     if progress_secs:
         from revoke_check import interrupt
         interrupt.note(own_progress=True)     # the C prints its own lines: the CLI's ticker stays quiet
     names = [p.name for p in checks.properties]
     res = Result(HOLDS, model.config.name, model.variant, "compiled", names, proof="explicit")
-    if sym is not None:
-        res.reductions = {"symmetry": True, "por": False, "notes": [sym.describe()]}
+    if symmetry or por:
+        notes = [sym.describe()] if symmetry and sym is not None else []
+        if po is not None:
+            notes.append(f"por: {len(po.visible)} of {len(model.transitions)} transitions visible")
+        res.reductions = {"symmetry": bool(symmetry), "por": bool(por), "notes": notes}
     nt = len(model.transitions)
     cov = (ctypes.c_uint64 * max(1, nt))()
     wits = [w for w, _ in checks.witnesses]
@@ -804,7 +863,6 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
                max_seconds=float(max_seconds or 0.0), progress_secs=float(progress_secs or 0.0),
                check_lock_order=1 if checks.lock_order else 0,
                hash_compact=1 if hash_compaction else 0)
-    mt = workers > 1 or checkpoint or recover
     if mt:
         _check_checkpoint_paths(checkpoint, recover)
     with _LOCK:
@@ -862,6 +920,8 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
         res.verdict = INCOMPLETE
         res.message = res.incomplete_reason = f"time limit of {max_seconds:g}s reached"
         return done()
+    if po is not None and run.status in (1, 2):
+        return _por_violation(model, checks, sem, res, path, run, symmetry, sym, max_seconds, done)
     if sym is not None and sym.active and run.status in (1, 2):
         if run.status == 1 and run.vkind == 4:
             # a lockdep cycle: its description names the threads of the edges seen first; the
@@ -915,9 +975,30 @@ def explore(model, checks, *, max_states: int | None = None, max_seconds: float 
                        + (f"; no witness reached for {', '.join(vac)}" if vac else ""))
         res.incomplete_reason = res.message
         return done()
-    if vac:
-        res.verdict = VACUOUS
-        res.message = "no witness reached for " + ", ".join(vac)
+    if po is not None:
+        res.reductions["notes"].append(f"por: {run.partial} of {run.distinct} states expanded partially")
+    from revoke_check.engines.explicit import judge_vacuity   # required witnesses too, as explicit
+    judge_vacuity(res, checks, res.witnesses)
+    return done()
+
+
+def _por_violation(model, checks, sem, res, path, run, symmetry, sym, max_seconds, done):
+    """A violation of the reduced search: the reduced path need not be a shortest one, so
+    (as :func:`revoke_check.engines.reduced._shortest_again`, reused) a search without POR
+    reports one: the compiled one, symmetry kept (it stops at its first violation, no
+    deeper than this one); for a lockdep cycle the unreduced Python explorer bounded to
+    this depth, as with --symmetry (its description names the edges it saw first)."""
+    from revoke_check.engines.reduced import _shortest_again
+    L = len(path)       # the reduced path to the state where the search stopped
+    if run.status == 1 and run.vkind in (3, 4):
+        L += 1          # the step fired from the stored state
+    res.verdict = VIOLATED
+    if run.status == 1 and run.vkind == 4:
+        _shortest_again(model, checks, sem, res, L, False, None, max_seconds, "compiled")
+    else:
+        _shortest_again(model, checks, sem, res, L, symmetry, sym, max_seconds, "compiled",
+                        research=lambda: explore(model, checks, max_seconds=max_seconds,
+                                                 symmetry=symmetry, _sym=sym))
     return done()
 
 
@@ -1029,18 +1110,18 @@ def compiler_available() -> bool:
 
 
 def explore_or_fallback(model, checks, *, max_states=None, max_seconds=None, progress_secs=0.0,
-                        stats=None, hash_compaction=False, symmetry=False, **mt) -> Result:
+                        stats=None, hash_compaction=False, symmetry=False, por=False, **mt) -> Result:
     """The compiled engine, or the Python explorer (saying so on stderr) when no compiler is found."""
     try:
         return explore(model, checks, max_states=max_states, max_seconds=max_seconds,
                        progress_secs=progress_secs, stats=stats, hash_compaction=hash_compaction,
-                       symmetry=symmetry, **mt)
+                       symmetry=symmetry, por=por, **mt)
     except CompileError as e:
         print(f"revoke-check: compiled engine unavailable ({e}); using the Python explicit engine",
               file=sys.stderr)
-        if symmetry:
+        if symmetry or por:
             from revoke_check.engines.reduced import explore_reduced
-            return explore_reduced(model, checks, symmetry=True, max_states=max_states,
+            return explore_reduced(model, checks, symmetry=symmetry, por=por, max_states=max_states,
                                    max_seconds=max_seconds)
         from revoke_check.engines.explicit import explore as py_explore
         return py_explore(model, checks, max_states=max_states, max_seconds=max_seconds)

@@ -250,10 +250,17 @@ def _uncovered(model, checks, sem, s):
     return None
 
 
-def _shortest_again(model, checks, sem, r, L, symmetry, sym, max_seconds, engine):
-    """A shortest counterexample: the search without POR, bounded to depth ``L``."""
+def _shortest_again(model, checks, sem, r, L, symmetry, sym, max_seconds, engine, research=None):
+    """A shortest counterexample: the search without POR, bounded to depth ``L``.
+
+    ``research``: a search without POR (symmetry as ``symmetry`` says) that stops at its
+    first violation, used instead (the compiled engine's: its first violation is no
+    deeper than ``L``, so no bound is needed)."""
     reduced_states = r.distinct_states
-    if symmetry:
+    if research is not None:
+        again = research()
+        how = "without por, symmetry kept" if symmetry else "unreduced"
+    elif symmetry:
         again = explore_reduced(model, checks, symmetry=True, por=False, max_depth=L, sem=sem,
                                 max_seconds=max_seconds, engine=engine, _sym=sym)
         how = "without por, symmetry kept"
