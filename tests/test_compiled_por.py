@@ -7,7 +7,6 @@ trace length pinned in manifest.toml, and refuse what it does not do (workers,
 checkpoints, hash compaction, liveness alone).  Skipped where there is no C compiler.
 """
 import json
-import os
 import tomllib
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from revoke_check.engines.explicit import explore
 from revoke_check.engines.por import Por
 from revoke_check.engines.reduced import explore_reduced
 
+from conftest import own_compiled_cache
 from test_reductions import _syn   # the synthetic flips/checker protocol
 
 pytestmark = pytest.mark.skipif(compiled.find_compiler() is None, reason="no C compiler")
@@ -35,16 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module", autouse=True)
 def _own_cache(tmp_path_factory):
-    """A fresh build cache at -O0 (small state spaces: build fast); ~/.cache is left alone."""
-    new = {"REVOKE_CHECK_CACHE": str(tmp_path_factory.mktemp("rc-cache")), "REVOKE_CHECK_CFLAGS": "-O0"}
-    old = {k: os.environ.get(k) for k in new}
-    os.environ.update(new)
-    yield
-    for k, v in old.items():
-        if v is None:
-            del os.environ[k]
-        else:
-            os.environ[k] = v
+    with own_compiled_cache(tmp_path_factory):
+        yield
 
 
 def _same_search(a, b):
