@@ -2,10 +2,12 @@
 
 An FLR of a PF clears VF Enable in its SR-IOV capability: every VF stops
 decoding until ``pci_dev_restore`` restores the capability, and nothing
-revokes the VFs' dma-bufs (``-c sriov-pf-vf``, README Findings).
+revokes the VFs' dma-bufs (``-c sriov-pf-vf``, ``-c sriov-pf-vf-flr``,
+``-c sriov-pf-vf-close``, README Findings).
 """
 from __future__ import annotations
 
+from .expr import and_
 from .lang import Branch, NEXT, RETURN, Step
 from .locks import up_write
 from .variants import variant
@@ -36,11 +38,15 @@ def pf_reset_refused_with_vfs(p):
 @variant("pf-reset-checks-sriov-active")
 def pf_reset_checks_sriov_active(p):
     """VFIO_DEVICE_RESET and the config-space FLR refuse to reset a PF while vdev->sriov_active,
-    tested under memory_lock(W).
+    tested under memory_lock(W); the PF's close skips its function reset then.
 
     sriov_configure sets sriov_active under memory_lock(W) before
     pci_enable_sriov and clears it only after pci_disable_sriov, so with the
     test under the same lock no VF can appear between the test and the reset.
+    vfio_pci_core_disable holds no memory_lock: it tests sriov_active after
+    its pci_dev_trylock, the PF's device lock that sriov_numvfs_store holds
+    across sriov_configure, so there too no VF comes or goes between the test
+    and __pci_reset_function_locked (needs_reset stays true when skipped).
     """
     def guard(t, vdev):
         if not any(a.target == vdev for a in t.cfg.actors_of_kind("sriov_configure")):
@@ -55,6 +61,24 @@ def pf_reset_checks_sriov_active(p):
     p.insert_after("vfio_pci_ioctl_reset", "zap_and_down_write", guard)
     # the config-space FLR of the PF (vfio_exp_config_write) resets it the same way: same test
     p.insert_after("vfio_exp_config_write", "zap_and_down_write", guard)
+    p.replace_step("vfio_pci_core_close_device", "vfio_pci_core_disable", _disable_checks_sriov_active)
 
 
-
+def _disable_checks_sriov_active(t, vdev):
+    """``vfio_pci_core_disable``: after pci_dev_trylock, reset the PF only if !vdev->sriov_active."""
+    from .pci import _disable_trylock
+    s = _disable_trylock(t, vdev)
+    if not any(a.target == vdev for a in t.cfg.actors_of_kind("sriov_configure")):
+        return s   # sriov_active of this device is never set: the test always passes
+    act = t.v.sriov_active[vdev]
+    out = []
+    for b in s.branches:
+        if not any(e.kind == "hw_reset" for e in b.events):
+            out.append(b)
+            continue
+        out += [Branch(and_(b.when, ~act), b.do, b.goto, b.choice, b.events, b.note),
+                Branch(and_(b.when, act), b.do, b.goto, b.choice,
+                       tuple(e for e in b.events if e.kind != "hw_reset"),
+                       "sriov_active: the PF's function reset is skipped (needs_reset stays true)")]
+    return Step(s.label, out, s.doc + " Skip the reset while vdev->sriov_active (tested under the device lock).",
+                source="drivers/vfio/pci/vfio_pci_core.c:vfio_pci_core_disable")
