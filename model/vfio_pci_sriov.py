@@ -34,6 +34,11 @@
   across ``sriov_configure``, so the PF's own ``pci_try_reset_function``
   fails (-EAGAIN) meanwhile.  ``__vfio_pci_memory_enabled`` of the VF still
   reads only the VF (kernel behaviour); the properties read the PF too.
+* PCI_PM_CTRL writes to a VF (drivers/vfio/pci/vfio_pci_config.c:
+  vfio_lock_and_set_power_state, a VF with a PM capability): D3hot revokes
+  as on any device; the D0 write un-revokes when the VF is not runtime
+  suspended, whatever its MEM bit (no_command_memory).  Not under
+  runtime_pm (rejected).
 """
 from __future__ import annotations
 
@@ -121,6 +126,7 @@ def declare(p):
     p.insert_before("vfio_pci_core_feature_dma_buf", "dma_buf_export", _vf_exists)
     p.insert_before("vfio_pci_mmap_huge_fault", "down_read", _vf_present("a BAR mmap of the VF to fault on"))
     p.insert_before("vfio_pci_ioctl_reset", "zap_and_down_write", _vf_present("a VF to reset"))
+    p.insert_before("pwrite_pm_ctrl", "write0", _vf_present("VF config space to write PCI_PM_CTRL to"))
     p.add_config_check(_check)
 
 
@@ -137,8 +143,9 @@ def _check(cfg):
     for a in cfg.actors:
         if a.kind == "sriov_configure" and is_vf(cfg, a.target):
             raise ConfigError(f"{cfg.name}: actor {a.name}: a VF has no SR-IOV capability")
-        if a.kind == "pm_ctrl_write" and is_vf(cfg, a.target):
-            raise ConfigError(f"{cfg.name}: actor {a.name}: PCI_PM_CTRL writes to a VF are not modelled")
+        if a.kind == "pm_ctrl_write" and is_vf(cfg, a.target) and cfg.runtime_pm:
+            raise ConfigError(f"{cfg.name}: actor {a.name}: PCI_PM_CTRL writes to a VF under runtime_pm "
+                              "are not modelled")
         if a.kind in ("hot_reset",) and any(d.vf for d in cfg.devices):
             raise ConfigError(f"{cfg.name}: actor {a.name}: hot reset with VFs is not modelled")
         if a.kind == "sriov_configure" and a.enabled and not a.disable:
@@ -225,6 +232,8 @@ def _d3_busy(t, vdev, d3):
     """To D3hot while sriov_active: -EBUSY, the device stays in D0; then the memory_enabled test."""
     from .pm_runtime import vfio_lock_and_set_power_state
     s = next(x for x in vfio_lock_and_set_power_state(t, vdev, d3) if x.label == "vfio_pci_set_power_state")
+    if not d3 and is_vf(t.cfg, vdev):
+        return _vf_d0(t, vdev, s)
     if not d3 or not _sriov_actors(t.cfg, vdev):
         return s
     v = t.v
@@ -238,6 +247,19 @@ def _d3_busy(t, vdev, d3):
         Branch(and_(act, ~E), goto="up_write", events=ev, note="sriov_active: -EBUSY; memory disabled"),
     ]
     return s
+
+
+def _vf_d0(t, vdev, s):
+    """A VF's PCI_PM_CTRL D0 write: __vfio_pci_memory_enabled reads its power state only
+    (no_command_memory), so the MEM bit does not decide the un-revoke."""
+    v = t.v
+    on = ~v.d3[vdev]
+    ev = (Event("mem_enabled_eval", (vdev,)),)
+    return Step(s.label, [
+        Branch(on, {v.pm_ctrl_d3[vdev]: 0}, goto=NEXT, events=ev,
+               note="VF: D0; memory enabled (no_command_memory): un-revoke"),
+        Branch(~on, {v.pm_ctrl_d3[vdev]: 0}, goto="up_write", events=ev, note="VF: D0; memory disabled"),
+    ], s.doc + " A VF's MEM bit does not gate its decode (no_command_memory).", s.source)
 
 
 def _busy_unrevoke(t, vdev, d3):

@@ -1,13 +1,20 @@
-"""Issue 11, SR-IOV: the PF's close (vfio_pci_core_disable's function reset) while its VF exists.
+"""Issue 11, SR-IOV: the PF's close (vfio_pci_core_disable's function reset) while its VF exists,
+and PCI_PM_CTRL writes to a VF.
 
 Fails if disable's reset of the PF stops being checked against the VF's
 buf (verdict, length or count moves), if the trace stops replaying, if
 bmc finds another length, if the candidate fix stops skipping the reset
 while sriov_active, or if the trylock no longer fails while echo 0 >
-sriov_numvfs holds the PF's device lock.
+sriov_numvfs holds the PF's device lock; if a VF's D0 write starts
+reading its MEM bit, or a VF's PM_CTRL write under runtime PM is accepted.
 """
 import json
 
+import pytest
+
+from revoke_check.model.config import ConfigError
+from revoke_check.model.expr import variables
+from revoke_check.model.protocol import upstream
 from revoke_check.model.variants import get_protocol
 from revoke_check.properties import get_properties
 from revoke_check.replay import replay
@@ -65,3 +72,25 @@ def test_the_ioctl_only_guard_misses_the_close_and_the_fix_skips_the_reset_while
     # the PF is still reset once its VF is gone, and the guard's skip is reached
     assert {"pci_dev_trylock: reset the function",
             "sriov_active: the PF's function reset is skipped (needs_reset stays true)"} <= notes
+
+
+def test_pm_ctrl_writes_to_a_vf_revoke_and_un_revoke_whatever_its_mem_bit():
+    r = check("sriov-vf-pm-ctrl")
+    assert (r.verdict, r.distinct_states) == ("holds", 4182), r.message
+    assert r.witnesses[f"{VF_PROP}/vf-buf-usable"]
+    m = upstream().build(upstream().config("sriov-vf-pm-ctrl"))
+    fired = {(m.transitions[i].local_label, m.transitions[i].note) for i, n in enumerate(r.coverage)
+             if n and m.transitions[i].thread.startswith("pm_ctrl_write")}
+    assert ("vfio_pci_set_power_state", "D3hot: memory disabled") in fired
+    assert ("vfio_pci_set_power_state", "VF: D0; memory enabled (no_command_memory): un-revoke") in fired
+    d0 = [tr for tr in m.transitions if tr.thread.startswith("pm_ctrl_write")
+          and tr.note.startswith("VF: D0")]
+    assert len(d0) == 2 and all("vmem[vf0]" not in {x.name for x in variables(tr.guard)} for tr in d0)
+
+
+def test_pm_ctrl_on_a_vf_under_runtime_pm_is_rejected():
+    p = upstream()
+    p.add_config("x", {"runtime_pm": True, "devices": [{"name": "v", "open": True, "vf": True}],
+                       "actors": [{"kind": "pm_ctrl_write", "dev": "v", "d3": [True]}]})
+    with pytest.raises(ConfigError, match="PCI_PM_CTRL writes to a VF under runtime_pm"):
+        p.build(p.config("x"))
