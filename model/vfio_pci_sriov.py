@@ -39,6 +39,9 @@
   as on any device; the D0 write un-revokes when the VF is not runtime
   suspended, whatever its MEM bit (no_command_memory).  Not under
   runtime_pm (rejected).
+* Under runtime_pm a PF whose VFs are enabled at the start (``enabled =
+  true``) holds sriov_configure's PM reference from the start, besides the
+  open's; the VF's own runtime PM is the generic one.
 """
 from __future__ import annotations
 
@@ -98,7 +101,8 @@ def declare(p):
     k = next(i for i, f in enumerate(p.fields) if f.name == "pm_usage")
     old = p.fields[k]
     p.fields[k] = replace(old, domain=lambda cfg, d, od=old.domain: INT(
-        0, od(cfg, d).hi + len(_sriov_actors(cfg, d))))
+        0, od(cfg, d).hi + len(_sriov_actors(cfg, d))),
+        init=lambda cfg, d, oi=old.init: oi(cfg, d) + (_enabled_at_start(cfg, d) if cfg.runtime_pm else 0))
     me, E = p.helpers["memory_enabled"], p.helpers["E"]
 
     def memory_enabled(v, d):
@@ -165,8 +169,6 @@ def _check(cfg):
             raise ConfigError(f"{cfg.name}: device {d.name}: its pf must be another device that is not a VF")
         if not cfg.devices[p].open:
             raise ConfigError(f"{cfg.name}: device {d.name}: its PF must be open (bound and used through vfio-pci)")
-        if cfg.runtime_pm:
-            raise ConfigError(f"{cfg.name}: device {d.name}: a VF with its PF under runtime_pm is not modelled")
         if any(cfg.bufs[b].exists for b in cfg.bufs_of(k)) and not _enabled_at_start(cfg, p):
             raise ConfigError(f"{cfg.name}: device {d.name}: a VF's buf exported at the start needs its PF's "
                               "VFs enabled at the start (a sriov_configure actor with enabled = true)")

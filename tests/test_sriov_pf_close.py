@@ -94,3 +94,17 @@ def test_pm_ctrl_on_a_vf_under_runtime_pm_is_rejected():
                        "actors": [{"kind": "pm_ctrl_write", "dev": "v", "d3": [True]}]})
     with pytest.raises(ConfigError, match="PCI_PM_CTRL writes to a VF under runtime_pm"):
         p.build(p.config("x"))
+
+
+def test_a_vf_of_a_pf_under_runtime_pm_holds_and_the_pf_suspends_only_once_the_vf_is_gone():
+    m = upstream().build(upstream().config("sriov-pf-vf-rpm"))
+    # the VF was enabled before the start: sriov_configure's PM reference is held besides the open's
+    assert m.init[m.var("pm_usage[pf0]").slot] == 2
+    props = [p.name for p in get_properties(None, upstream()) if p.name != "undo-restores-every-revoke"]
+    r = check("sriov-pf-vf-rpm", None, props)
+    assert (r.verdict, r.distinct_states) == ("holds", 6504), r.message
+    assert r.witnesses["pf-powered-while-vfs-exist/vfs-enabled"]
+    assert r.witnesses["low-power-keeps-bufs-revoked/suspended-with-buf"]
+    fired = {m.transitions[i].thread for i, n in enumerate(r.coverage)
+             if n and m.transitions[i].local_label == "pci_finish_runtime_suspend"}
+    assert fired == {"pm_runtime.pf0", "pm_runtime.vf0"}
