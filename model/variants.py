@@ -372,7 +372,7 @@ def unrevoke_checks_engaged(p: Protocol):
     fault's SIGBUS (uapi: mmap'd access is disabled from LOW_POWER_ENTRY
     until LOW_POWER_EXIT).
     """
-    from .vfio_pci_dmabuf import vfio_pci_dma_buf_move
+    from .vfio_pci_dmabuf import list_add_tail, vfio_pci_dma_buf_move
 
     def move(t, vdev, revoked):
         stmts = vfio_pci_dma_buf_move(t, vdev, revoked)
@@ -390,7 +390,7 @@ def unrevoke_checks_engaged(p: Protocol):
         return step("list_add_tail",
                     "Under memory_lock(W) and resv set revoked = !memory_enabled || engaged and link the buf.",
                     when=and_(v.memory_lock[d] == 0, v.memory_lock_readers[d] == 0, v.resv[buf] == 0),
-                    do={v.revoked[buf]: ~and_(v.memory_enabled(d), ~v.engaged[d]), v.phase[buf]: "listed"},
+                    do={v.revoked[buf]: ~and_(v.memory_enabled(d), ~v.engaged[d]), **list_add_tail(v, buf)},
                     events=(Event("mem_enabled_eval", (d,)), Event("use", (buf,))))
     p.replace_procedure(MOVE, move)
     p.replace_step("vfio_pci_core_feature_dma_buf", "list_add_tail", create)
