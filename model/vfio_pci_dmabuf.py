@@ -16,7 +16,7 @@ skip if already in the target state, then
 from __future__ import annotations
 
 from .expr import BOOL, ENUM, INT, TRUE, and_, ite, or_, const
-from .lang import Branch, Call, Event, NEXT, RETURN, DONE, Step, step
+from .lang import Branch, Call, Event, ModelError, NEXT, RETURN, DONE, Step, step
 from .locks import (NONE, down_write, resv_free, rwsem_write_free, takes,
                     up_write)
 from .protocol import procedure
@@ -44,7 +44,7 @@ def created_bufs(cfg, d) -> list[int]:
 
 def list_order(cfg, bufs) -> list[int]:
     """The bufs of ``bufs`` whose list order is fixed: those present at the start, then lone created ones."""
-    fixed = [b for b in bufs if not created_bufs(cfg, cfg.bufs[b].dev)]
+    fixed = [b for b in bufs if b not in created_bufs(cfg, cfg.bufs[b].dev)]
     return [b for b in fixed if cfg.bufs[b].exists] + [b for b in fixed if not cfg.bufs[b].exists]
 
 
@@ -92,6 +92,10 @@ def after(v, groups, g: int, b: int, end: str, label, match=lambda b: TRUE) -> l
 
 def fan(stmt: Step, mark: str, alts) -> Step:
     """Split every branch of ``stmt`` that goes to ``mark`` into one branch per (guard, label) of ``alts``."""
+    if not isinstance(stmt, Step):
+        if getattr(stmt, "goto", None) == mark:
+            raise ModelError(f"{stmt.label}: a walk's exit must be a step, not a call")
+        return stmt
     out = []
     for br in stmt.branches:
         if br.goto != mark:
@@ -174,8 +178,16 @@ def no_fences(v, b):
 WALK = "<walk-next>"
 
 
-@procedure("vfio_pci_dma_buf_move", f"{SRC}:vfio_pci_dma_buf_move")
-def vfio_pci_dma_buf_move(t, vdev, revoked: bool):
+def walk_list(t, vdev, body, end: str = RETURN, held: tuple = ()) -> list:
+    """list_for_each_entry over vdev->dmabufs in list order: ``body(b, nxt, events)`` per buf.
+
+    ``body`` returns the buf's steps; the first is the visit (labelled
+    ``get_file_active(<buf>)``) and every branch that leaves the buf goes to
+    ``nxt``.  The fixed part of the list (``list_order``) is walked buf after
+    buf; created bufs (``created_bufs``) slot after slot by ``list_pos``,
+    their exits split by where the walk goes next.  ``held`` rides on the
+    walk's first step.  Empty list: no steps (the caller says what happens).
+    """
     v, cfg = t.v, t.cfg
     static = isinstance(vdev, int)
     devs = [vdev] if static else range(len(cfg.devices))
@@ -183,25 +195,30 @@ def vfio_pci_dma_buf_move(t, vdev, revoked: bool):
     groups = [g for g in (created_bufs(cfg, d) for d in devs) if g]
     first = lambda b: f"get_file_active({cfg.bufs[b].name})"  # noqa: E731
     match = (lambda b: TRUE) if static else (lambda b: const(cfg.bufs[b].dev) == vdev)
-    held = (Event("move_locked", (vdev, t.me)),)
     out = []
     for n, b in enumerate(bufs):
-        nxt = first(bufs[n + 1]) if n + 1 < len(bufs) else (WALK if groups else RETURN)
-        out += _move_buf(t, vdev, static, b, revoked, nxt, held if n == 0 else ())
+        nxt = first(bufs[n + 1]) if n + 1 < len(bufs) else (WALK if groups else end)
+        out += body(b, nxt, held if n == 0 else ())
     if out and groups:
         for st in out:
-            fan(st, WALK, walk_next(v, groups, 0, 0, RETURN, first, match))
+            fan(st, WALK, walk_next(v, groups, 0, 0, end, first, match))
     if not out and groups:
         out.append(Step("list_for_each_entry", [
-            Branch(g, goto=lab, events=held, note="" if lab != RETURN else "vdev->dmabufs is empty")
-            for g, lab in walk_next(v, groups, 0, 0, RETURN, first, match)],
+            Branch(g, goto=lab, events=held, note="" if lab != end else "vdev->dmabufs is empty")
+            for g, lab in walk_next(v, groups, 0, 0, end, first, match)],
             "Start at the head of vdev->dmabufs: the buf linked first."))
     for gi, made in enumerate(groups):
         for b in made:
-            steps = _move_buf(t, vdev, static, b, revoked, WALK, ())
-            out += [fan(st, WALK, after(v, groups, gi, b, RETURN, first, match)) for st in steps]
-    return out or [step("empty", "vdev->dmabufs is empty for this device.", goto=RETURN,
-                        events=(Event("move_locked", (vdev, t.me)),))]
+            out += [fan(st, WALK, after(v, groups, gi, b, end, first, match)) for st in body(b, WALK, ())]
+    return out
+
+
+@procedure("vfio_pci_dma_buf_move", f"{SRC}:vfio_pci_dma_buf_move")
+def vfio_pci_dma_buf_move(t, vdev, revoked: bool):
+    static = isinstance(vdev, int)
+    held = (Event("move_locked", (vdev, t.me)),)
+    out = walk_list(t, vdev, lambda b, nxt, evs: _move_buf(t, vdev, static, b, revoked, nxt, evs), held=held)
+    return out or [step("empty", "vdev->dmabufs is empty for this device.", goto=RETURN, events=held)]
 
 
 def _move_buf(t, vdev, static, b, revoked, nxt, held) -> list:

@@ -66,6 +66,17 @@ def test_bufs_present_at_start_keep_index_order():
                    for t in model.transitions)
 
 
+def test_a_buf_present_at_start_is_walked_before_created_ones():
+    """bar-mmap-two: buf0 exists, m0 and m1 are linked later in either order; the walk is buf0, then by list_pos."""
+    model, _ = build("bar-mmap-two", "bar-mmap-dmabuf-v4", None)
+    edges = {(t.label.rsplit(":", 1)[-1], t.target.rsplit(":", 1)[-1]) for t in model.transitions
+             if t.thread == "config_write.dev0"}
+    into = lambda b: {a for a, z in edges if z == f"get_file_active({b})"}  # noqa: E731
+    assert not any(a.endswith("(m0)") or a.endswith("(m1)") for a in into("buf0"))
+    assert any(a.endswith("(buf0)") for a in into("m0")) and any(a.endswith("(buf0)") for a in into("m1"))
+    assert any(a.endswith("(m1)") for a in into("m0")) and any(a.endswith("(m0)") for a in into("m1"))
+
+
 @pytest.mark.skipif(not shutil.which("cc"), reason="no C compiler")
 def test_compiled_agrees():
     out = []
