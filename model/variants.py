@@ -205,25 +205,22 @@ def no_wait_for_unmap(p: Protocol):
     reset or disable that follows.
     """
     def move(t, vdev, revoked):
-        from .vfio_pci_dmabuf import vfio_pci_dma_buf_move, invalidate, use
-        stmts = vfio_pci_dma_buf_move(t, vdev, revoked)
-        out = []
-        for s in stmts:
-            if s.label.startswith("get_file_active("):
-                bn = s.label[len("get_file_active("):-1]
-                b = [x.name for x in t.cfg.bufs].index(bn)
-                out.append(s)
-                nxt = s.branches[0].goto
-                v = t.v
-                out.append(step(f"dma_resv_lock({bn})",
-                                "Under resv set priv->revoked and call move_notify; no wait; fput.",
-                                when=v.resv[b] == 0,
-                                do={v.revoked[b]: int(revoked), v.f_count[b]: v.f_count[b] - 1,
-                                    **invalidate(v, b)},
-                                events=(Event("fput", (b,)), use(b))
-                                + ((Event("revoke_returned", (b,)),) if revoked else ()),
-                                goto=nxt))
-        return out or stmts
+        from .vfio_pci_dmabuf import _move_buf, invalidate, use, vfio_pci_dma_buf_move, walk_list
+        v, static = t.v, isinstance(vdev, int)
+
+        def body(b, nxt, evs):
+            bn = t.cfg.bufs[b].name
+            return [_move_buf(t, vdev, static, b, revoked, nxt, evs)[0],
+                    step(f"dma_resv_lock({bn})",
+                         "Under resv set priv->revoked and call move_notify; no wait; fput.",
+                         when=v.resv[b] == 0,
+                         do={v.revoked[b]: int(revoked), v.f_count[b]: v.f_count[b] - 1,
+                             **invalidate(v, b)},
+                         events=(Event("fput", (b,)), use(b))
+                         + ((Event("revoke_returned", (b,)),) if revoked else ()),
+                         goto=nxt)]
+        held = (Event("move_locked", (vdev, t.me)),)
+        return walk_list(t, vdev, body, held=held) or vfio_pci_dma_buf_move(t, vdev, revoked)
     p.replace_procedure(MOVE, move)
 
 
