@@ -205,25 +205,22 @@ def no_wait_for_unmap(p: Protocol):
     reset or disable that follows.
     """
     def move(t, vdev, revoked):
-        from .vfio_pci_dmabuf import vfio_pci_dma_buf_move, invalidate, use
-        stmts = vfio_pci_dma_buf_move(t, vdev, revoked)
-        out = []
-        for s in stmts:
-            if s.label.startswith("get_file_active("):
-                bn = s.label[len("get_file_active("):-1]
-                b = [x.name for x in t.cfg.bufs].index(bn)
-                out.append(s)
-                nxt = s.branches[0].goto
-                v = t.v
-                out.append(step(f"dma_resv_lock({bn})",
-                                "Under resv set priv->revoked and call move_notify; no wait; fput.",
-                                when=v.resv[b] == 0,
-                                do={v.revoked[b]: int(revoked), v.f_count[b]: v.f_count[b] - 1,
-                                    **invalidate(v, b)},
-                                events=(Event("fput", (b,)), use(b))
-                                + ((Event("revoke_returned", (b,)),) if revoked else ()),
-                                goto=nxt))
-        return out or stmts
+        from .vfio_pci_dmabuf import _move_buf, invalidate, use, vfio_pci_dma_buf_move, walk_list
+        v, static = t.v, isinstance(vdev, int)
+
+        def body(b, nxt, evs):
+            bn = t.cfg.bufs[b].name
+            return [_move_buf(t, vdev, static, b, revoked, nxt, evs)[0],
+                    step(f"dma_resv_lock({bn})",
+                         "Under resv set priv->revoked and call move_notify; no wait; fput.",
+                         when=v.resv[b] == 0,
+                         do={v.revoked[b]: int(revoked), v.f_count[b]: v.f_count[b] - 1,
+                             **invalidate(v, b)},
+                         events=(Event("fput", (b,)), use(b))
+                         + ((Event("revoke_returned", (b,)),) if revoked else ()),
+                         goto=nxt)]
+        held = (Event("move_locked", (vdev, t.me)),)
+        return walk_list(t, vdev, body, held=held) or vfio_pci_dma_buf_move(t, vdev, revoked)
     p.replace_procedure(MOVE, move)
 
 
@@ -372,7 +369,7 @@ def unrevoke_checks_engaged(p: Protocol):
     fault's SIGBUS (uapi: mmap'd access is disabled from LOW_POWER_ENTRY
     until LOW_POWER_EXIT).
     """
-    from .vfio_pci_dmabuf import vfio_pci_dma_buf_move
+    from .vfio_pci_dmabuf import list_add_tail, vfio_pci_dma_buf_move
 
     def move(t, vdev, revoked):
         stmts = vfio_pci_dma_buf_move(t, vdev, revoked)
@@ -390,7 +387,7 @@ def unrevoke_checks_engaged(p: Protocol):
         return step("list_add_tail",
                     "Under memory_lock(W) and resv set revoked = !memory_enabled || engaged and link the buf.",
                     when=and_(v.memory_lock[d] == 0, v.memory_lock_readers[d] == 0, v.resv[buf] == 0),
-                    do={v.revoked[buf]: ~and_(v.memory_enabled(d), ~v.engaged[d]), v.phase[buf]: "listed"},
+                    do={v.revoked[buf]: ~and_(v.memory_enabled(d), ~v.engaged[d]), **list_add_tail(v, buf)},
                     events=(Event("mem_enabled_eval", (d,)), Event("use", (buf,))))
     p.replace_procedure(MOVE, move)
     p.replace_step("vfio_pci_core_feature_dma_buf", "list_add_tail", create)

@@ -29,7 +29,7 @@ from revoke_check.model.expr import BOOL, ENUM, FALSE, TRUE, and_, implies, ite,
 from revoke_check.model.lang import Branch, DONE, Event, RETURN, Step, step
 from revoke_check.model.locks import NONE, resv_free, rwsem_write_free, takes
 from revoke_check.model.schema import ActorKind, Attr, Field, Lock
-from revoke_check.model.vfio_pci_dmabuf import fput, invalidate, no_fences, use
+from revoke_check.model.vfio_pci_dmabuf import fput, invalidate, list_add_tail, no_fences, use, walk_list
 from revoke_check.properties import Property, Witness, each
 from revoke_check.properties import catalog
 
@@ -117,10 +117,8 @@ def series_move(t, vdev, revoked: bool, dmabuf_lock: bool = False, unrevoke_any:
     """
     v, cfg = t.v, t.cfg
     static = isinstance(vdev, int)
-    bufs = cfg.bufs_of(vdev) if static else range(len(cfg.bufs))
     out = []
     end = "up_write(dmabuf_lock)" if dmabuf_lock else RETURN
-    firsts = [f"get_file_active({cfg.bufs[b].name})" for b in bufs] + [None]
     held = Event("move_locked", (vdev, t.me))
     if dmabuf_lock:
         dl, rd = v.dmabuf_lock[vdev], v.dmabuf_lock_readers[vdev]
@@ -129,17 +127,16 @@ def series_move(t, vdev, revoked: bool, dmabuf_lock: bool = False, unrevoke_any:
                         "(vdev->dmabufs_revoked) for bufs exported later.",
                         when=and_(dl == NONE, rd == 0), do={dl: t.me, v.dmabufs_revoked[vdev]: int(revoked)},
                         events=(held,), source=f"{DMABUF}:vfio_pci_dma_buf_move"))
-    for n, b in enumerate(bufs):
+
+    def body(b, nxt, evs):
         bn = cfg.bufs[b].name
-        nxt = firsts[n + 1] or end
         on_list = and_(TRUE if static else (vdev == cfg.bufs[b].dev), v.phase[b] == "listed")
         live = and_(on_list, v.f_count[b] > 0)
         want = v.status[b] == (OK if revoked else TEMP)
         if unrevoke_any and not revoked:
             want = v.status[b] != OK
-        evs = (held,) if n == 0 and not dmabuf_lock else ()
         visit = (Event("unrevoke_visit", (b,)),) if not revoked else ()
-        out.append(Step(f"get_file_active({bn})", [
+        steps = [Step(f"get_file_active({bn})", [
             Branch(~on_list, goto=nxt, note="not on vdev->dmabufs", events=evs),
             Branch(and_(on_list, v.f_count[b] == 0), goto=nxt, events=evs,
                    note="get_file_active() failed: release pending"),
@@ -147,22 +144,23 @@ def series_move(t, vdev, revoked: bool, dmabuf_lock: bool = False, unrevoke_any:
                    note="not OK: already revoked" if revoked else "not TEMP_REVOKED: nothing to restore"),
             Branch(and_(live, want), {v.f_count[b]: v.f_count[b] + 1}, events=evs + visit + (use(b),)),
         ], "Take a file reference on the next buf of vdev->dmabufs unless its release is pending.",
-            source=f"{DMABUF}:vfio_pci_dma_buf_move"))
+            source=f"{DMABUF}:vfio_pci_dma_buf_move")]
         if revoked:
-            out += revoke_buf(t, b, TEMP, nxt, put=True)
-        else:
-            fp, fev = fput(v, b)
-            out.append(step(f"dma_resv_lock({bn})",
-                            "Under resv move TEMP_REVOKED -> OK (no invalidate, no wait), unlock, fput.",
-                            when=resv_free(v, b), do={**set_status(v, b, OK), **fp},
-                            events=(fev, use(b), status_event(b, OK), takes("resv")), goto=nxt,
-                            source=f"{DMABUF}:vfio_pci_dma_buf_set_status"))
+            return steps + revoke_buf(t, b, TEMP, nxt, put=True)
+        fp, fev = fput(v, b)
+        return steps + [step(f"dma_resv_lock({bn})",
+                             "Under resv move TEMP_REVOKED -> OK (no invalidate, no wait), unlock, fput.",
+                             when=resv_free(v, b), do={**set_status(v, b, OK), **fp},
+                             events=(fev, use(b), status_event(b, OK), takes("resv")), goto=nxt,
+                             source=f"{DMABUF}:vfio_pci_dma_buf_set_status")]
+    walk = walk_list(t, vdev, body, end, () if dmabuf_lock else (held,))
+    out += walk
     if dmabuf_lock:
         out.append(step("up_write(dmabuf_lock)", "Release vdev->dmabuf_lock.",
                         do={v.dmabuf_lock[vdev]: NONE},
                         events=(Event("unlock", (v.dmabuf_lock[vdev], t.me)),), goto=RETURN,
                         source=f"{DMABUF}:vfio_pci_dma_buf_move"))
-    if not bufs and not dmabuf_lock:
+    if not walk and not dmabuf_lock:
         return [step("empty", "vdev->dmabufs is empty for this device.", goto=RETURN, events=(held,))]
     return out
 
@@ -178,7 +176,7 @@ def export_v4(t, buf: int):
                 "Under memory_lock(W) and resv set the initial status from __vfio_pci_memory_enabled and "
                 "link the buf on vdev->dmabufs.",
                 when=and_(rwsem_write_free(v, d), resv_free(v, buf)),
-                do={**set_status(v, buf, new), v.phase[buf]: "listed"},
+                do={**set_status(v, buf, new), **list_add_tail(v, buf)},
                 events=(Event("mem_enabled_eval", (d,)), Event("export_status", (buf, new)), use(buf),
                         takes("memory_lock", "resv")),
                 source=f"{DMABUF}:vfio_pci_dmabuf_export")

@@ -33,6 +33,7 @@ from revoke_check.model.variants import variant
 from . import _bar_mmap_common as common
 from .bar_mmap_dmabuf_v4 import CONFIGS, apply_v4
 from ._bar_mmap_common import DMABUF, OK, TEMP, use
+from revoke_check.model.vfio_pci_dmabuf import list_add_tail
 
 TITLE = "vfio/pci: Convert BAR mmap() to use a DMABUF"
 VERSION, DATE, MSGID = "v8", "2026-10-06", "20261006193643.76330-1-matt@ozlabs.org"
@@ -56,7 +57,7 @@ def export_v8(t, buf: int):
                 "Under dmabuf_lock(W) and resv copy vdev->dmabufs_revoked into the initial status and link "
                 "the buf on vdev->dmabufs.",
                 when=common.and_(dl == NONE, rd == 0, resv_free(v, buf)),
-                do={**common.set_status(v, buf, new), v.phase[buf]: "listed"},
+                do={**common.set_status(v, buf, new), **list_add_tail(v, buf)},
                 events=(Event("export_status", (buf, new)), use(buf), takes("dmabuf_lock", "resv")),
                 source=f"{DMABUF}:vfio_pci_dmabuf_export")
 
