@@ -155,6 +155,8 @@ def run_spin(text: str, workdir, *, max_depth: int = 1_000_000, hash_bits: int =
         if not m:
             raise SpinError(f"pan output has no {pat!r}:\n{out[-800:]}")
         return cast(m.group(1))
+    if "-DMEMLIM bound" in out or "out of memory" in out:   # pan stops, exit 0, with partial counts
+        raise SpinError(f"pan: out of memory (-DMEMLIM={int(memlim_mb)} MB): search incomplete")
     if "max search depth too small" in out:
         raise SpinError(f"pan: search truncated at depth {max_depth}")
     errors = num(r"errors:\s*(\d+)")
