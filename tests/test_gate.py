@@ -25,6 +25,18 @@ def entry_block(text: str, variant: str, config: str, prop: str | None = None) -
     raise AssertionError(f"no manifest entry for {variant}@{config}")
 
 
+def all_block(variant: str, config: str) -> str:
+    """The [[check]] block of the manifest for (variant, config) with every property."""
+    for b in re.split(r"(?m)^(?=\[\[check\]\])", MANIFEST):
+        if f'variant = "{variant}"' in b and f'config = "{config}"' in b and "properties =" not in b:
+            return b
+    raise AssertionError(f"no all-properties manifest entry for {variant}@{config}")
+
+
+# two entries that pass, beside the one a test alters (the whole gate runs once, below)
+OTHERS = all_block("upstream", "tiny") + all_block("upstream", "minimal")
+
+
 def test_gate_passes_on_the_project_manifest():
     code, out, err = run("gate")
     assert code == 0, out + err
@@ -41,31 +53,32 @@ def test_altered_state_count_fails_with_expected_vs_actual(tmp_path):
     block = entry_block(MANIFEST, "upstream", "wide")
     want = int(re.search(r"distinct_states = (\d+)", block).group(1))
     m = tmp_path / "manifest.toml"
-    m.write_text(MANIFEST.replace(block, block.replace(f"distinct_states = {want}",
-                                                       f"distinct_states = {want + 1}")))
-    code, out, _ = run("gate", "--manifest", str(m))
+    m.write_text(OTHERS + block.replace(f"distinct_states = {want}", f"distinct_states = {want + 1}"))
+    code, out, _ = run("gate", "--manifest", str(m), "--no-coverage")
     assert code == 1
     assert f"upstream@wide[explicit:all]: distinct_states: expected {want + 1}, got {want}" in out
     assert "FAIL upstream@wide[explicit:all]" in out
-    assert "gate: FAILED: 1 of" in out
+    assert "ok   upstream@tiny[explicit:all]" in out
+    assert "gate: FAILED: 1 of 3" in out
 
 
 def test_known_bug_no_longer_caught_fails(tmp_path):
     # the entry that expects flr-revoke-typo to be caught now runs upstream (the fix)
     block = entry_block(MANIFEST, "flr-revoke-typo", "default")
     m = tmp_path / "manifest.toml"
-    m.write_text(MANIFEST.replace(block, block.replace('variant = "flr-revoke-typo"',
-                                                       'variant = "upstream"')))
-    code, out, _ = run("gate", "-m", str(m))
+    m.write_text(OTHERS + block.replace('variant = "flr-revoke-typo"', 'variant = "upstream"'))
+    code, out, _ = run("gate", "-m", str(m), "--no-coverage")
     assert code == 1
     assert ("upstream@default[explicit:undo-restores-every-revoke]: verdict: expected violated, "
             "got holds") in out
     assert "property: expected undo-restores-every-revoke, got None" in out
 
 
-def test_proposed_variant_that_breaks_upstream_fails_with_the_trace():
+def test_proposed_variant_that_breaks_upstream_fails_with_the_trace(tmp_path):
     # --variant replaces upstream everywhere: a change that reintroduces the FLR bug
-    code, out, _ = run("gate", "--variant", "flr-revoke-typo", "--no-coverage")
+    m = tmp_path / "manifest.toml"
+    m.write_text(OTHERS + all_block("upstream", "default"))
+    code, out, _ = run("gate", "-m", str(m), "--variant", "flr-revoke-typo", "--no-coverage")
     assert code == 1
     assert "upstream@default[explicit:all]: verdict: expected holds, got violated" in out
     # the counterexample is printed under the difference

@@ -72,7 +72,8 @@ def test_bmc_at_the_explicit_length_finds_the_same_violation(entry):
 
 @pytest.mark.parametrize("entry", HOLDS, ids=[e.name for e in HOLDS])
 def test_bmc_on_a_holding_entry_is_bounded_not_holds(entry):
-    r = check(entry.config, entry.variant, None, engine="bmc", depth=4, protocol=entry.protocol)
+    r = check(entry.config, entry.variant, entry.properties or None, engine="bmc", depth=4,
+              protocol=entry.protocol)
     assert r.verdict == "incomplete" and r.bound == 4
     assert "holds up to depth 4" in r.message
 
